@@ -1,0 +1,74 @@
+// Condition variable over a Lock or RLock block. Waiters register under the user's lock;
+// notify(n) hands out at most n tokens and bumps `seq` (the futex word). A woken waiter
+// re-takes the lock and consumes a token: exactly min(n, waiting) waiters return true,
+// however the wakes interleave, as Python promises.
+import { FOREVER, deadlineFrom, futexWait, spinWhileEquals } from "./wait";
+import { ID_MASK, E_NOT_OWNER, lock_acquire, lock_release, rlock_release_all, rlock_set_depth } from "./lock";
+
+export const CONDITION_SIZE: i32 = 16;
+const WAITERS: usize = 4;
+const TOKENS: usize = 8;
+
+export const RETRY: i32 = -3;
+
+export function cond_owns(lockP: i32, id: i32): i32 {
+  return (atomic.load<i32>(<usize>lockP) & ID_MASK) == id ? 1 : 0;
+}
+
+/** Registers a waiter (caller holds the lock); returns the sequence number to sleep on. */
+export function cond_enter(c: i32): i32 {
+  atomic.add<i32>(<usize>c + WAITERS, 1);
+  return atomic.load<i32>(<usize>c);
+}
+
+export function cond_seq(c: i32): i32 {
+  return atomic.load<i32>(<usize>c);
+}
+
+/** After re-taking the lock: 1 notified, 0 timed out, RETRY to sleep again (woken without a token). */
+export function cond_leave(c: i32, timedOut: i32): i32 {
+  if (atomic.load<i32>(<usize>c + TOKENS) > 0) {
+    atomic.sub<i32>(<usize>c + TOKENS, 1);
+    atomic.sub<i32>(<usize>c + WAITERS, 1);
+    return 1;
+  }
+  if (timedOut != 0) {
+    atomic.sub<i32>(<usize>c + WAITERS, 1);
+    return 0;
+  }
+  return RETRY;
+}
+
+/** Blocking wait. The caller must own the lock; it owns it again on return. */
+export function cond_wait(c: i32, lockP: i32, isRLock: i32, id: i32, timeoutMs: f64): i32 {
+  if (cond_owns(lockP, id) == 0) return E_NOT_OWNER;
+  let seq = cond_enter(c);
+  const deadline = deadlineFrom(timeoutMs);
+  while (true) {
+    let depth = 1;
+    if (isRLock != 0) depth = rlock_release_all(lockP, id);
+    else lock_release(lockP);
+    let inTime = true;
+    if (!spinWhileEquals(<usize>c, seq)) inTime = futexWait(<usize>c, seq, deadline);
+    lock_acquire(lockP, id, FOREVER);
+    if (isRLock != 0) rlock_set_depth(lockP, depth);
+    const result = cond_leave(c, inTime ? 0 : 1);
+    if (result != RETRY) return result;
+    seq = atomic.load<i32>(<usize>c);
+  }
+}
+
+/** Wakes up to n waiters (n < 0: all); the caller holds the lock. Returns how many were signalled. */
+export function cond_notify(c: i32, n: i32): i32 {
+  const available = atomic.load<i32>(<usize>c + WAITERS) - atomic.load<i32>(<usize>c + TOKENS);
+  if (available <= 0) return 0;
+  const k = n < 0 || n > available ? available : n;
+  atomic.add<i32>(<usize>c + TOKENS, k);
+  atomic.add<i32>(<usize>c, 1);
+  atomic.notify(<usize>c, k);
+  return k;
+}
+
+export function cond_waiters(c: i32): i32 {
+  return atomic.load<i32>(<usize>c + WAITERS) - atomic.load<i32>(<usize>c + TOKENS);
+}

@@ -1,0 +1,127 @@
+// Lock and RLock. The lock word holds the owner's thread id (30 bits) plus a WAITERS bit,
+// the layout of a robust futex: uncontended acquire and release are one CAS / one XCHG,
+// and the owner is always known (RLock ownership, and owner-died detection later).
+import { SPIN_LIMIT, deadlineFrom, futexWait } from "./wait";
+
+export const LOCK_SIZE: i32 = 16;
+export const WAITERS: i32 = 0x40000000;
+export const ID_MASK: i32 = 0x3fffffff;
+
+export const ACQUIRED: i32 = 1;
+export const TIMED_OUT: i32 = 0;
+export const E_NOT_LOCKED: i32 = -1;
+export const E_NOT_OWNER: i32 = -2;
+
+const RLOCK_DEPTH: usize = 4;
+
+export function lock_try(p: i32, id: i32): i32 {
+  return atomic.cmpxchg<i32>(<usize>p, 0, id) == 0 ? ACQUIRED : TIMED_OUT;
+}
+
+/** Acquires within timeoutMs (negative = forever, 0 = try once). 1 acquired, 0 timed out. */
+export function lock_acquire(p: i32, id: i32, timeoutMs: f64): i32 {
+  if (atomic.cmpxchg<i32>(<usize>p, 0, id) == 0) return ACQUIRED;
+  if (timeoutMs == 0) return TIMED_OUT;
+  return lockSlow(<usize>p, id, timeoutMs);
+}
+
+@inline(never)
+function lockSlow(p: usize, id: i32, timeoutMs: f64): i32 {
+  for (let i = 0; i < SPIN_LIMIT; i++) {
+    if (atomic.load<i32>(p) == 0 && atomic.cmpxchg<i32>(p, 0, id) == 0) return ACQUIRED;
+  }
+  const deadline = deadlineFrom(timeoutMs);
+  while (true) {
+    let word = atomic.load<i32>(p);
+    if (word == 0) {
+      // Others may be parked: keep the WAITERS bit so our release wakes one of them.
+      if (atomic.cmpxchg<i32>(p, 0, id | WAITERS) == 0) return ACQUIRED;
+      continue;
+    }
+    if ((word & WAITERS) == 0) {
+      if (atomic.cmpxchg<i32>(p, word, word | WAITERS) != word) continue;
+      word |= WAITERS;
+    }
+    if (!futexWait(p, word, deadline)) return TIMED_OUT;
+  }
+}
+
+/** Any thread may release a Lock (as in Python). E_NOT_LOCKED if it was not held. */
+export function lock_release(p: i32): i32 {
+  const word = atomic.xchg<i32>(<usize>p, 0);
+  if (word == 0) return E_NOT_LOCKED;
+  if ((word & WAITERS) != 0) atomic.notify(<usize>p, 1);
+  return ACQUIRED;
+}
+
+/** Owner's id, or 0 when unlocked. */
+export function lock_owner(p: i32): i32 {
+  return atomic.load<i32>(<usize>p) & ID_MASK;
+}
+
+/** Prepares an asynchronous wait: marks WAITERS and returns the word to wait on, or 0 if the lock is free now. */
+export function lock_park_word(p: i32): i32 {
+  while (true) {
+    const word = atomic.load<i32>(<usize>p);
+    if (word == 0) return 0;
+    if ((word & WAITERS) != 0) return word;
+    if (atomic.cmpxchg<i32>(<usize>p, word, word | WAITERS) == word) return word | WAITERS;
+  }
+}
+
+/** After an asynchronous wait: take the lock keeping WAITERS set, since others may still be parked. */
+export function lock_try_contended(p: i32, id: i32): i32 {
+  return atomic.cmpxchg<i32>(<usize>p, 0, id | WAITERS) == 0 ? ACQUIRED : TIMED_OUT;
+}
+
+// ---- RLock: the same word plus a recursion depth that only the owner touches.
+
+export function rlock_acquire(p: i32, id: i32, timeoutMs: f64): i32 {
+  if ((atomic.load<i32>(<usize>p) & ID_MASK) == id) {
+    atomic.store<i32>(<usize>p + RLOCK_DEPTH, atomic.load<i32>(<usize>p + RLOCK_DEPTH) + 1);
+    return ACQUIRED;
+  }
+  const result = lock_acquire(p, id, timeoutMs);
+  if (result == ACQUIRED) atomic.store<i32>(<usize>p + RLOCK_DEPTH, 1);
+  return result;
+}
+
+/** Re-enters if already owned; otherwise tries once. Used by the asynchronous path. */
+export function rlock_try(p: i32, id: i32): i32 {
+  return rlock_acquire(p, id, 0);
+}
+
+export function rlock_try_contended(p: i32, id: i32): i32 {
+  const result = lock_try_contended(p, id);
+  if (result == ACQUIRED) atomic.store<i32>(<usize>p + RLOCK_DEPTH, 1);
+  return result;
+}
+
+export function rlock_release(p: i32, id: i32): i32 {
+  const word = atomic.load<i32>(<usize>p);
+  if (word == 0) return E_NOT_LOCKED;
+  if ((word & ID_MASK) != id) return E_NOT_OWNER;
+  const depth = atomic.load<i32>(<usize>p + RLOCK_DEPTH) - 1;
+  atomic.store<i32>(<usize>p + RLOCK_DEPTH, depth);
+  if (depth > 0) return ACQUIRED;
+  return lock_release(p);
+}
+
+/** Releases every level at once (Condition.wait); returns the depth to restore, or an error code. */
+export function rlock_release_all(p: i32, id: i32): i32 {
+  const word = atomic.load<i32>(<usize>p);
+  if (word == 0) return E_NOT_LOCKED;
+  if ((word & ID_MASK) != id) return E_NOT_OWNER;
+  const depth = atomic.load<i32>(<usize>p + RLOCK_DEPTH);
+  atomic.store<i32>(<usize>p + RLOCK_DEPTH, 0);
+  lock_release(p);
+  return depth;
+}
+
+export function rlock_set_depth(p: i32, depth: i32): void {
+  atomic.store<i32>(<usize>p + RLOCK_DEPTH, depth);
+}
+
+export function rlock_depth(p: i32): i32 {
+  return atomic.load<i32>(<usize>p + RLOCK_DEPTH);
+}

@@ -1,0 +1,50 @@
+// Futex helpers shared by every primitive. Timeouts cross the JS boundary as f64
+// milliseconds (negative = forever) so callers never pay for BigInt conversion.
+
+/** Monotonic clock in milliseconds, supplied by the host (performance.now). */
+@external("env", "now")
+export declare function now(): f64;
+
+/** Polls before parking: bounded, because on 2 vCPUs an unbounded spin can cost a scheduler tick. */
+export const SPIN_LIMIT: i32 = 256;
+
+export const FOREVER: f64 = -1;
+
+export function deadlineFrom(timeoutMs: f64): f64 {
+  return timeoutMs < 0 ? FOREVER : now() + timeoutMs;
+}
+
+/** True once the deadline has passed (never for FOREVER). */
+export function expired(deadline: f64): bool {
+  return deadline >= 0 && now() >= deadline;
+}
+
+/**
+ * Sleeps while the i32 at ptr equals expected. Returns false only when the deadline has
+ * truly passed, so callers never report a timeout early. Kept out of line on purpose:
+ * Node 20's baseline compiler mis-handled loops with an inlined wait (see host/platform).
+ */
+@inline(never)
+export function futexWait(ptr: usize, expected: i32, deadline: f64): bool {
+  if (deadline < 0) {
+    atomic.wait<i32>(ptr, expected, -1);
+    return true;
+  }
+  const remaining = deadline - now();
+  if (remaining <= 0) return false;
+  // Round up so the kernel never wakes us before the deadline.
+  atomic.wait<i32>(ptr, expected, <i64>Math.ceil(remaining * 1e6));
+  return true;
+}
+
+/** Spins until the i32 at ptr differs from value or the bound is hit; true if it changed. */
+export function spinWhileEquals(ptr: usize, value: i32): bool {
+  for (let i = 0; i < SPIN_LIMIT; i++) {
+    if (atomic.load<i32>(ptr) != value) return true;
+  }
+  return false;
+}
+
+export function wakeAll(ptr: usize): void {
+  atomic.notify(ptr, -1);
+}

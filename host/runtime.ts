@@ -1,0 +1,142 @@
+// One runtime per thread: the shared memory, this thread's instance of the module over it,
+// and this thread's id. The first thread creates the memory; every other thread attaches
+// to it with a RuntimeShare it was sent.
+import wasmBase64 from "forkless:wasm";
+import type { WasmExports } from "./exports";
+import { UnsupportedEnvironmentError, ValueError } from "./errors";
+import { applyEngineWorkarounds, decodeBase64, now } from "./platform";
+
+const PAGE = 65536;
+/** What the module declares for its imported memory; a runtime may choose less. */
+const MODULE_MAX_PAGES = 65536;
+
+export interface RuntimeOptions {
+  /** Bytes of shared memory to start with (default 1 MiB). */
+  initialMemoryBytes?: number;
+  /** The most the shared memory may grow to (default 1 GiB); allocation past it throws OutOfSharedMemoryError. */
+  maxMemoryBytes?: number;
+}
+
+/** What another thread needs to join this runtime; structured-cloneable (postMessage / workerData). */
+export interface RuntimeShare {
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+}
+
+export class Runtime {
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly exports: WasmExports;
+  /** This thread's id in lock words; unique across every thread attached to the memory. */
+  readonly id: number;
+  #buffer: SharedArrayBuffer | undefined;
+  #int32: Int32Array | undefined;
+
+  constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, maxPages: number) {
+    this.memory = memory;
+    this.module = module;
+    const instance = new WebAssembly.Instance(module, { env: { memory, now } });
+    this.exports = instance.exports as unknown as WasmExports;
+    if (this.exports.arena_init(maxPages) < 0) {
+      throw new UnsupportedEnvironmentError("forkless: the shared memory is smaller than the arena header");
+    }
+    this.id = this.exports.arena_next_id();
+    if (this.id === 0) throw new UnsupportedEnvironmentError("forkless: thread ids exhausted (2^30 attaches)");
+  }
+
+  /** An Int32Array over the whole memory, renewed after the memory grew. */
+  int32(): Int32Array {
+    const buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    if (buffer !== this.#buffer) {
+      this.#buffer = buffer;
+      this.#int32 = new Int32Array(buffer);
+    }
+    return this.#int32!;
+  }
+
+  share(): RuntimeShare {
+    return { memory: this.memory, module: this.module };
+  }
+}
+
+let current: Runtime | undefined;
+let compiled: WebAssembly.Module | undefined;
+
+function compileModule(): WebAssembly.Module {
+  if (!compiled) {
+    applyEngineWorkarounds();
+    compiled = new WebAssembly.Module(decodeBase64(wasmBase64) as BufferSource);
+  }
+  return compiled;
+}
+
+function checkSharedMemory(): void {
+  if (typeof SharedArrayBuffer === "undefined") {
+    const isolated = (globalThis as any).crossOriginIsolated;
+    throw new UnsupportedEnvironmentError(
+      isolated === false
+        ? "forkless needs SharedArrayBuffer, which this page only gets when cross-origin isolated: " +
+            "serve it (and its worker scripts) with 'Cross-Origin-Opener-Policy: same-origin' and " +
+            "'Cross-Origin-Embedder-Policy: require-corp'."
+        : "forkless needs SharedArrayBuffer, which this engine hides (WebKit: set JSC_useSharedArrayBuffer=1, " +
+            "or serve the page cross-origin isolated).",
+    );
+  }
+}
+
+function pagesFor(bytes: number, what: string): number {
+  if (!Number.isFinite(bytes) || bytes <= 0) {
+    throw new RangeError(`forkless.configure: ${what} must be a positive number of bytes; got ${String(bytes)}`);
+  }
+  return Math.min(MODULE_MAX_PAGES, Math.ceil(bytes / PAGE));
+}
+
+/** Creates this thread's runtime with a fresh shared memory. Call before any object is made, or never. */
+export function configure(options: RuntimeOptions = {}): Runtime {
+  if (current) {
+    throw new ValueError(
+      "forkless.configure: the runtime of this thread already exists; call configure() before creating any forkless object",
+    );
+  }
+  checkSharedMemory();
+  const initial = pagesFor(options.initialMemoryBytes ?? 1 << 20, "initialMemoryBytes");
+  const maximum = pagesFor(options.maxMemoryBytes ?? 1 << 30, "maxMemoryBytes");
+  if (initial > maximum) {
+    throw new RangeError("forkless.configure: initialMemoryBytes must not exceed maxMemoryBytes");
+  }
+  const memory = new WebAssembly.Memory({ initial, maximum, shared: true } as WebAssembly.MemoryDescriptor);
+  current = new Runtime(memory, compileModule(), maximum);
+  return current;
+}
+
+/** Joins the runtime another thread shared (runtime().share()). */
+export function attach(share: RuntimeShare): Runtime {
+  if (current) {
+    if (current.memory === share.memory) return current;
+    throw new ValueError("forkless.attach: this thread is already attached to another shared memory");
+  }
+  if (!share || !(share.memory instanceof WebAssembly.Memory) || !(share.module instanceof WebAssembly.Module)) {
+    throw new TypeError("forkless.attach: expected the object returned by runtime().share() in the other thread");
+  }
+  applyEngineWorkarounds();
+  current = new Runtime(share.memory, share.module, 0);
+  return current;
+}
+
+/** This thread's runtime, created with defaults on first use. */
+export function runtime(): Runtime {
+  return current ?? configure();
+}
+
+/** Allocator figures, for tests and diagnostics. */
+export function memoryStats(): { blocks: number; bytes: number; top: number; memoryBytes: number; maxMemoryBytes: number } {
+  const rt = runtime();
+  const ex = rt.exports;
+  return {
+    blocks: ex.arena_blocks(),
+    bytes: ex.arena_bytes(),
+    top: ex.arena_top(),
+    memoryBytes: rt.memory.buffer.byteLength,
+    maxMemoryBytes: ex.arena_max_pages() * PAGE,
+  };
+}

@@ -1,0 +1,24 @@
+import { readFileSync } from "node:fs";
+import esbuild from "rollup-plugin-esbuild";
+
+// Inlines build/forkless.wasm as base64: no fetch, works in Node, browsers and under a CSP.
+function inlineWasm() {
+  const id = "forkless:wasm";
+  return {
+    name: "forkless-inline-wasm",
+    resolveId: (source) => (source === id ? `\0${id}` : null),
+    load: (resolved) =>
+      resolved === `\0${id}`
+        ? `export default ${JSON.stringify(readFileSync("build/forkless.wasm").toString("base64"))};`
+        : null,
+  };
+}
+
+export default {
+  input: { forkless: "host/index.ts" },
+  plugins: [inlineWasm(), esbuild({ target: "es2022", tsconfig: "tsconfig.json" })],
+  output: [
+    { dir: "dist", format: "es", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs" },
+    { dir: "dist", format: "cjs", entryFileNames: "[name].cjs", chunkFileNames: "[name]-[hash].cjs" },
+  ],
+};
