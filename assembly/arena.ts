@@ -74,6 +74,11 @@ function unlockArena(): void {
   atomic.store<i32>(ARENA + A_LOCK, 0);
 }
 
+/** Holds the allocator still so a walk over every block sees only complete headers. */
+export function heap_lock(): void { lockArena(); }
+export function heap_unlock(): void { unlockArena(); }
+export function heap_top(): i32 { return atomic.load<i32>(ARENA + A_TOP); }
+
 function classFor(total: usize): i32 {
   let cls = MIN_CLASS;
   while (cls <= MAX_CLASS && (<usize>1 << cls) < total) cls++;

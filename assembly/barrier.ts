@@ -3,6 +3,7 @@
 // state (abort, timeout, failed action) that every waiter of that generation observes.
 // A short internal spin lock orders arrivals; waiters sleep on the generation word.
 import { deadlineFrom, futexWait } from "./wait";
+import { KIND_BARRIER, thread_block, thread_unblock } from "./thread";
 
 export const BARRIER_SIZE: i32 = 32;
 const MUTEX: usize = 0;
@@ -50,7 +51,7 @@ function breakLocked(p: usize): void {
  * previous generation's action still runs. The last arrival with hasAction != 0 leaves the
  * barrier pending: it must run the action and call barrier_finish.
  */
-export function barrier_arrive(p: i32, hasAction: i32): i32 {
+export function barrier_arrive(p: i32, hasAction: i32, id: i32): i32 {
   const b = <usize>p;
   lockBarrier(b);
   if (atomic.load<i32>(b + BROKEN) != 0) {
@@ -68,6 +69,9 @@ export function barrier_arrive(p: i32, hasAction: i32): i32 {
   if (count + 1 == parties) {
     if (hasAction != 0) atomic.store<i32>(b + PENDING, 1);
     else releaseLocked(b);
+  } else {
+    // If this party dies before release, thread_reap breaks the barrier instead of leaving it short.
+    thread_block(id, KIND_BARRIER, p, gen & GEN_BITS);
   }
   unlockBarrier(b);
   return ((gen & GEN_BITS) << 16) | count;
@@ -100,12 +104,18 @@ export function barrier_gen(p: i32): i32 {
 }
 
 /** Blocking wait: the packed arrival on release, E_BROKEN otherwise. See barrier_arrive for hasAction. */
-export function barrier_wait(p: i32, hasAction: i32, timeoutMs: f64): i32 {
+export function barrier_wait(p: i32, hasAction: i32, timeoutMs: f64, id: i32): i32 {
+  const result = barrierWait(p, hasAction, timeoutMs, id);
+  thread_unblock(id);
+  return result;
+}
+
+function barrierWait(p: i32, hasAction: i32, timeoutMs: f64, id: i32): i32 {
   const b = <usize>p;
   const deadline = deadlineFrom(timeoutMs);
   let arrival: i32;
   while (true) {
-    arrival = barrier_arrive(p, hasAction);
+    arrival = barrier_arrive(p, hasAction, id);
     if (arrival != E_BUSY) break;
     const gen = atomic.load<i32>(b + GEN);
     if (!futexWait(b + GEN, gen, deadline)) return E_BROKEN;
@@ -121,6 +131,15 @@ export function barrier_wait(p: i32, hasAction: i32, timeoutMs: f64): i32 {
     }
   }
   return barrier_status(p, gen16) == 1 ? arrival : E_BROKEN;
+}
+
+/** Breaks the barrier if generation gen16 is still filling (a party of it died). */
+export function barrier_break_if_gen(p: i32, gen16: i32): void {
+  lockBarrier(<usize>p);
+  if ((atomic.load<i32>(<usize>p + GEN) & GEN_BITS) == gen16 && atomic.load<i32>(<usize>p + COUNT) > 0) {
+    breakLocked(<usize>p);
+  }
+  unlockBarrier(<usize>p);
 }
 
 export function barrier_reset(p: i32): void {

@@ -3,7 +3,8 @@
 // re-takes the lock and consumes a token: exactly min(n, waiting) waiters return true,
 // however the wakes interleave, as Python promises.
 import { FOREVER, deadlineFrom, futexWait, spinWhileEquals } from "./wait";
-import { ID_MASK, E_NOT_OWNER, lock_acquire, lock_release, rlock_release_all, rlock_set_depth } from "./lock";
+import { ID_MASK, E_NOT_OWNER, ACQUIRED, lock_acquire, lock_release, rlock_release_all, rlock_set_depth } from "./lock";
+import { KIND_CONDITION, thread_block, thread_unblock } from "./thread";
 
 export const CONDITION_SIZE: i32 = 16;
 const WAITERS: usize = 4;
@@ -15,8 +16,12 @@ export function cond_owns(lockP: i32, id: i32): i32 {
   return (atomic.load<i32>(<usize>lockP) & ID_MASK) == id ? 1 : 0;
 }
 
-/** Registers a waiter (caller holds the lock); returns the sequence number to sleep on. */
-export function cond_enter(c: i32): i32 {
+/**
+ * Registers a waiter (caller holds the lock); returns the sequence number to sleep on.
+ * The thread record notes it, so a waiter that dies is forgotten (thread_reap).
+ */
+export function cond_enter(c: i32, id: i32): i32 {
+  thread_block(id, KIND_CONDITION, c, 0);
   atomic.add<i32>(<usize>c + WAITERS, 1);
   return atomic.load<i32>(<usize>c);
 }
@@ -26,13 +31,15 @@ export function cond_seq(c: i32): i32 {
 }
 
 /** After re-taking the lock: 1 notified, 0 timed out, RETRY to sleep again (woken without a token). */
-export function cond_leave(c: i32, timedOut: i32): i32 {
+export function cond_leave(c: i32, timedOut: i32, id: i32): i32 {
   if (atomic.load<i32>(<usize>c + TOKENS) > 0) {
+    thread_unblock(id);
     atomic.sub<i32>(<usize>c + TOKENS, 1);
     atomic.sub<i32>(<usize>c + WAITERS, 1);
     return 1;
   }
   if (timedOut != 0) {
+    thread_unblock(id);
     atomic.sub<i32>(<usize>c + WAITERS, 1);
     return 0;
   }
@@ -42,7 +49,7 @@ export function cond_leave(c: i32, timedOut: i32): i32 {
 /** Blocking wait. The caller must own the lock; it owns it again on return. */
 export function cond_wait(c: i32, lockP: i32, isRLock: i32, id: i32, timeoutMs: f64): i32 {
   if (cond_owns(lockP, id) == 0) return E_NOT_OWNER;
-  let seq = cond_enter(c);
+  let seq = cond_enter(c, id);
   const deadline = deadlineFrom(timeoutMs);
   while (true) {
     let depth = 1;
@@ -50,9 +57,10 @@ export function cond_wait(c: i32, lockP: i32, isRLock: i32, id: i32, timeoutMs: 
     else lock_release(lockP);
     let inTime = true;
     if (!spinWhileEquals(<usize>c, seq)) inTime = futexWait(<usize>c, seq, deadline);
-    lock_acquire(lockP, id, FOREVER);
+    // Re-taking the lock cannot time out; a dead former owner only means it is free now.
+    while (lock_acquire(lockP, id, FOREVER) != ACQUIRED) {}
     if (isRLock != 0) rlock_set_depth(lockP, depth);
-    const result = cond_leave(c, inTime ? 0 : 1);
+    const result = cond_leave(c, inTime ? 0 : 1, id);
     if (result != RETRY) return result;
     seq = atomic.load<i32>(<usize>c);
   }

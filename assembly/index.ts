@@ -5,3 +5,4 @@ export * from "./semaphore";
 export * from "./event";
 export * from "./condition";
 export * from "./barrier";
+export * from "./thread";

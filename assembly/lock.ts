@@ -1,7 +1,8 @@
 // Lock and RLock. The lock word holds the owner's thread id (30 bits) plus a WAITERS bit,
 // the layout of a robust futex: uncontended acquire and release are one CAS / one XCHG,
 // and the owner is always known (RLock ownership, and owner-died detection later).
-import { SPIN_LIMIT, deadlineFrom, futexWait } from "./wait";
+import { SPIN_LIMIT, deadlineFrom, expired, futexWait, now } from "./wait";
+import { LOCK_OWNER_DIED, thread_alive } from "./thread";
 
 export const LOCK_SIZE: i32 = 16;
 export const WAITERS: i32 = 0x40000000;
@@ -11,6 +12,11 @@ export const ACQUIRED: i32 = 1;
 export const TIMED_OUT: i32 = 0;
 export const E_NOT_LOCKED: i32 = -1;
 export const E_NOT_OWNER: i32 = -2;
+/** The owner died holding the lock: this caller recovered it (now free) and must report it once. */
+export const E_OWNER_DIED: i32 = -4;
+
+/** A parked acquirer re-checks that the owner is alive this often, covering deaths nobody announced. */
+const OWNER_CHECK_MS: f64 = 100;
 
 const RLOCK_DEPTH: usize = 4;
 
@@ -21,14 +27,23 @@ export function lock_try(p: i32, id: i32): i32 {
 /** Acquires within timeoutMs (negative = forever, 0 = try once). 1 acquired, 0 timed out. */
 export function lock_acquire(p: i32, id: i32, timeoutMs: f64): i32 {
   if (atomic.cmpxchg<i32>(<usize>p, 0, id) == 0) return ACQUIRED;
-  if (timeoutMs == 0) return TIMED_OUT;
   return lockSlow(<usize>p, id, timeoutMs);
+}
+
+/** If the word names a dead owner, frees the lock; true when this caller did it. */
+function recoverFromDeadOwner(p: usize, word: i32): bool {
+  if ((word & LOCK_OWNER_DIED) == 0 && thread_alive(word & ID_MASK) == 1) return false;
+  if (atomic.cmpxchg<i32>(p, word, 0) != word) return false;
+  atomic.notify(p, -1); // sleepers re-contend and re-mark WAITERS
+  return true;
 }
 
 @inline(never)
 function lockSlow(p: usize, id: i32, timeoutMs: f64): i32 {
-  for (let i = 0; i < SPIN_LIMIT; i++) {
-    if (atomic.load<i32>(p) == 0 && atomic.cmpxchg<i32>(p, 0, id) == 0) return ACQUIRED;
+  if (timeoutMs != 0) {
+    for (let i = 0; i < SPIN_LIMIT; i++) {
+      if (atomic.load<i32>(p) == 0 && atomic.cmpxchg<i32>(p, 0, id) == 0) return ACQUIRED;
+    }
   }
   const deadline = deadlineFrom(timeoutMs);
   while (true) {
@@ -38,11 +53,14 @@ function lockSlow(p: usize, id: i32, timeoutMs: f64): i32 {
       if (atomic.cmpxchg<i32>(p, 0, id | WAITERS) == 0) return ACQUIRED;
       continue;
     }
+    if (recoverFromDeadOwner(p, word)) return E_OWNER_DIED;
+    if (timeoutMs == 0 || expired(deadline)) return TIMED_OUT;
     if ((word & WAITERS) == 0) {
       if (atomic.cmpxchg<i32>(p, word, word | WAITERS) != word) continue;
       word |= WAITERS;
     }
-    if (!futexWait(p, word, deadline)) return TIMED_OUT;
+    const check = now() + OWNER_CHECK_MS;
+    futexWait(p, word, deadline < 0 || check < deadline ? check : deadline);
   }
 }
 
@@ -52,6 +70,11 @@ export function lock_release(p: i32): i32 {
   if (word == 0) return E_NOT_LOCKED;
   if ((word & WAITERS) != 0) atomic.notify(<usize>p, 1);
   return ACQUIRED;
+}
+
+/** Non-blocking acquire that still recovers a lock whose owner died (E_OWNER_DIED). */
+export function lock_try_recover(p: i32, id: i32): i32 {
+  return lock_acquire(p, id, 0);
 }
 
 /** Owner's id, or 0 when unlocked. */
@@ -64,6 +87,7 @@ export function lock_park_word(p: i32): i32 {
   while (true) {
     const word = atomic.load<i32>(<usize>p);
     if (word == 0) return 0;
+    if ((word & LOCK_OWNER_DIED) != 0 || thread_alive(word & ID_MASK) == 0) return 0;
     if ((word & WAITERS) != 0) return word;
     if (atomic.cmpxchg<i32>(<usize>p, word, word | WAITERS) == word) return word | WAITERS;
   }
@@ -71,7 +95,8 @@ export function lock_park_word(p: i32): i32 {
 
 /** After an asynchronous wait: take the lock keeping WAITERS set, since others may still be parked. */
 export function lock_try_contended(p: i32, id: i32): i32 {
-  return atomic.cmpxchg<i32>(<usize>p, 0, id | WAITERS) == 0 ? ACQUIRED : TIMED_OUT;
+  if (atomic.cmpxchg<i32>(<usize>p, 0, id | WAITERS) == 0) return ACQUIRED;
+  return recoverFromDeadOwner(<usize>p, atomic.load<i32>(<usize>p)) ? E_OWNER_DIED : TIMED_OUT;
 }
 
 // ---- RLock: the same word plus a recursion depth that only the owner touches.
@@ -83,6 +108,7 @@ export function rlock_acquire(p: i32, id: i32, timeoutMs: f64): i32 {
   }
   const result = lock_acquire(p, id, timeoutMs);
   if (result == ACQUIRED) atomic.store<i32>(<usize>p + RLOCK_DEPTH, 1);
+  else if (result == E_OWNER_DIED) atomic.store<i32>(<usize>p + RLOCK_DEPTH, 0);
   return result;
 }
 
@@ -94,6 +120,7 @@ export function rlock_try(p: i32, id: i32): i32 {
 export function rlock_try_contended(p: i32, id: i32): i32 {
   const result = lock_try_contended(p, id);
   if (result == ACQUIRED) atomic.store<i32>(<usize>p + RLOCK_DEPTH, 1);
+  else if (result == E_OWNER_DIED) atomic.store<i32>(<usize>p + RLOCK_DEPTH, 0);
   return result;
 }
 

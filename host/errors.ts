@@ -17,6 +17,12 @@ export class ClosedError extends ValueError {}
 /** Released or waited on by a thread that does not own it (Python: AssertionError / RuntimeError). */
 export class NotOwnerError extends ProcessError {}
 
+/**
+ * The lock's owner ended (terminated, killed, crashed, or returned) while holding it. Thrown once,
+ * to the acquirer that found it; the lock is free afterwards (pthreads: EOWNERDEAD).
+ */
+export class OwnerDiedError extends ProcessError {}
+
 /** Python: threading.BrokenBarrierError. */
 export class BrokenBarrierError extends ProcessError {}
 

@@ -48,26 +48,46 @@ export interface WasmExports {
   event_unpark(p: number): void;
 
   cond_owns(lockP: number, id: number): number;
-  cond_enter(c: number): number;
+  cond_enter(c: number, id: number): number;
   cond_seq(c: number): number;
-  cond_leave(c: number, timedOut: number): number;
+  cond_leave(c: number, timedOut: number, id: number): number;
   cond_wait(c: number, lockP: number, isRLock: number, id: number, timeoutMs: number): number;
   cond_notify(c: number, n: number): number;
   cond_waiters(c: number): number;
 
   barrier_init(p: number, parties: number): void;
-  barrier_arrive(p: number, hasAction: number): number;
+  barrier_arrive(p: number, hasAction: number, id: number): number;
   barrier_finish(p: number, ok: number): void;
   barrier_status(p: number, gen16: number): number;
   barrier_timeout(p: number, gen16: number): number;
   barrier_gen(p: number): number;
-  barrier_wait(p: number, hasAction: number, timeoutMs: number): number;
+  barrier_wait(p: number, hasAction: number, timeoutMs: number, id: number): number;
   barrier_reset(p: number): void;
   barrier_abort(p: number): void;
   barrier_parties(p: number): number;
   barrier_n_waiting(p: number): number;
   barrier_broken(p: number): number;
+  barrier_break_if_gen(p: number, gen16: number): void;
+
+  lock_try_recover(p: number, id: number): number;
+  thread_init(p: number, parentId: number): number;
+  thread_alive(id: number): number;
+  thread_state(id: number): number;
+  thread_exit_code(id: number): number;
+  thread_parent(id: number): number;
+  thread_exit(id: number, code: number): number;
+  thread_join(id: number, timeoutMs: number): number;
+  thread_block(id: number, kind: number, at: number, extra: number): void;
+  thread_unblock(id: number): void;
+  thread_reap(id: number): number;
 }
+
+/** Thread record states (assembly/thread.ts). */
+export const THREAD_RUNNING = 1;
+export const THREAD_EXITED = 2;
+export const THREAD_DEAD = 3;
+/** lock_acquire: the owner died holding it; the caller freed it and must report it. */
+export const E_OWNER_DIED = -4;
 
 /** Status codes shared with assembly/arena.ts. */
 export const E_RANGE = -1;

@@ -12,6 +12,7 @@ export {
   ValueError,
   ClosedError,
   NotOwnerError,
+  OwnerDiedError,
   BrokenBarrierError,
   HandleError,
   StaleHandleError,

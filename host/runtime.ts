@@ -17,6 +17,15 @@ export interface RuntimeOptions {
   maxMemoryBytes?: number;
 }
 
+/** A thread record made by a parent for the child it starts. */
+export interface ThreadRecord {
+  readonly p: number;
+  readonly g: number;
+}
+
+export const KIND_THREAD = 8;
+export const THREAD_RECORD_BYTES = 32;
+
 /** What another thread needs to join this runtime; structured-cloneable (postMessage / workerData). */
 export interface RuntimeShare {
   readonly memory: WebAssembly.Memory;
@@ -32,7 +41,10 @@ export class Runtime {
   #buffer: SharedArrayBuffer | undefined;
   #int32: Int32Array | undefined;
 
-  constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, maxPages: number) {
+  /** Payload address of this thread's record (its id is this >> 4). */
+  readonly record: number;
+
+  constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, maxPages: number, record?: ThreadRecord) {
     this.memory = memory;
     this.module = module;
     const instance = new WebAssembly.Instance(module, { env: { memory, now } });
@@ -40,8 +52,18 @@ export class Runtime {
     if (this.exports.arena_init(maxPages) < 0) {
       throw new UnsupportedEnvironmentError("forkless: the shared memory is smaller than the arena header");
     }
-    this.id = this.exports.arena_next_id();
-    if (this.id === 0) throw new UnsupportedEnvironmentError("forkless: thread ids exhausted (2^30 attaches)");
+    if (record) {
+      // A process started by a parent: the parent made (and owns) our record.
+      if (this.exports.block_check(record.p, KIND_THREAD, record.g) !== 0) {
+        throw new UnsupportedEnvironmentError("forkless: this process's thread record is not valid in the shared memory it was given");
+      }
+      this.record = record.p;
+    } else {
+      this.record = this.exports.block_alloc(THREAD_RECORD_BYTES, KIND_THREAD);
+      if (this.record === 0) throw new UnsupportedEnvironmentError("forkless: the shared memory is full; cannot attach a thread");
+      this.exports.thread_init(this.record, 0);
+    }
+    this.id = this.record >>> 4;
   }
 
   /** An Int32Array over the whole memory, renewed after the memory grew. */
@@ -59,15 +81,18 @@ export class Runtime {
   }
 }
 
-let current: Runtime | undefined;
-let compiled: WebAssembly.Module | undefined;
+// Kept on globalThis so that two copies of forkless in one thread (the ESM and the CJS
+// build, say) share one runtime instead of creating two memories.
+const slot = Symbol.for("forkless.runtime");
+type Slot = { current?: Runtime; compiled?: WebAssembly.Module };
+const state: Slot = ((globalThis as any)[slot] ??= {});
 
 function compileModule(): WebAssembly.Module {
-  if (!compiled) {
+  if (!state.compiled) {
     applyEngineWorkarounds();
-    compiled = new WebAssembly.Module(decodeBase64(wasmBase64) as BufferSource);
+    state.compiled = new WebAssembly.Module(decodeBase64(wasmBase64) as BufferSource);
   }
-  return compiled;
+  return state.compiled;
 }
 
 function checkSharedMemory(): void {
@@ -93,7 +118,7 @@ function pagesFor(bytes: number, what: string): number {
 
 /** Creates this thread's runtime with a fresh shared memory. Call before any object is made, or never. */
 export function configure(options: RuntimeOptions = {}): Runtime {
-  if (current) {
+  if (state.current) {
     throw new ValueError(
       "forkless.configure: the runtime of this thread already exists; call configure() before creating any forkless object",
     );
@@ -105,27 +130,28 @@ export function configure(options: RuntimeOptions = {}): Runtime {
     throw new RangeError("forkless.configure: initialMemoryBytes must not exceed maxMemoryBytes");
   }
   const memory = new WebAssembly.Memory({ initial, maximum, shared: true } as WebAssembly.MemoryDescriptor);
-  current = new Runtime(memory, compileModule(), maximum);
-  return current;
+  state.current = new Runtime(memory, compileModule(), maximum);
+  return state.current;
 }
 
 /** Joins the runtime another thread shared (runtime().share()). */
-export function attach(share: RuntimeShare): Runtime {
+export function attach(share: RuntimeShare, record?: ThreadRecord): Runtime {
+  const current = state.current;
   if (current) {
-    if (current.memory === share.memory) return current;
+    if (current.memory === share?.memory) return current;
     throw new ValueError("forkless.attach: this thread is already attached to another shared memory");
   }
   if (!share || !(share.memory instanceof WebAssembly.Memory) || !(share.module instanceof WebAssembly.Module)) {
     throw new TypeError("forkless.attach: expected the object returned by runtime().share() in the other thread");
   }
   applyEngineWorkarounds();
-  current = new Runtime(share.memory, share.module, 0);
-  return current;
+  state.current = new Runtime(share.memory, share.module, 0, record);
+  return state.current;
 }
 
 /** This thread's runtime, created with defaults on first use. */
 export function runtime(): Runtime {
-  return current ?? configure();
+  return state.current ?? configure();
 }
 
 /** Allocator figures, for tests and diagnostics. */

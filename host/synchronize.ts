@@ -7,8 +7,10 @@ import {
   BlockingNotAllowedError,
   BrokenBarrierError,
   NotOwnerError,
+  OwnerDiedError,
   ValueError,
 } from "./errors";
+import { E_OWNER_DIED } from "./exports";
 import { FOREVER, checkAcquireOptions, checkCount, checkTimeout, remaining, type AcquireOptions } from "./options";
 import { mayBlock, now, waitAsync } from "./platform";
 
@@ -20,6 +22,13 @@ function assertMayBlock(where: string, alternative: string): void {
         "or pass { timeout: 0 } / { block: false } to try without waiting",
     );
   }
+}
+
+function ownerDied(kind: string): OwnerDiedError {
+  return new OwnerDiedError(
+    `${kind}.acquire: the process that held this lock ended without releasing it; the lock is free again, ` +
+      "but the data it protected may be half-updated: check it, then acquire again",
+  );
 }
 
 function deadlineOf(timeoutMs: number): number {
@@ -123,7 +132,9 @@ export class Lock extends Acquirable {
       if (this._ex.lock_try(p, this._id) === 1) return true;
       assertMayBlock(`${this.constructor.name}.acquire()`, "await lock.acquireAsync()");
     }
-    return this._ex.lock_acquire(p, this._id, timeout) === 1;
+    const result = this._ex.lock_acquire(p, this._id, timeout);
+    if (result === E_OWNER_DIED) throw ownerDied(this.constructor.name);
+    return result === 1;
   }
 
   async acquireAsync(options?: { timeout?: number }): Promise<boolean> {
@@ -139,7 +150,9 @@ export class Lock extends Acquirable {
         if (left === 0) return false;
         await waitAsync(this._rt.int32(), p >> 2, word, left);
       }
-      if (ex.lock_try_contended(this._live(), this._id) === 1) return true;
+      const result = ex.lock_try_contended(this._live(), this._id);
+      if (result === 1) return true;
+      if (result === E_OWNER_DIED) throw ownerDied(this.constructor.name);
     }
   }
 
@@ -175,21 +188,23 @@ export class RLock extends Acquirable {
 
   acquire(options?: AcquireOptions): boolean {
     const p = this._p;
-    if (options === undefined && p !== 0 && this._ex.rlock_try(p, this._id) === 1) return true;
+    if (options === undefined && p !== 0 && this._tryOnce(p)) return true;
     const live = this._live();
     const timeout = checkAcquireOptions(options, "RLock.acquire");
     if (timeout !== 0) {
-      if (this._ex.rlock_try(live, this._id) === 1) return true;
+      if (this._tryOnce(live)) return true;
       assertMayBlock("RLock.acquire()", "await rlock.acquireAsync()");
     }
-    return this._ex.rlock_acquire(live, this._id, timeout) === 1;
+    const result = this._ex.rlock_acquire(live, this._id, timeout);
+    if (result === E_OWNER_DIED) throw ownerDied("RLock");
+    return result === 1;
   }
 
   async acquireAsync(options?: { timeout?: number }): Promise<boolean> {
     const p = this._live();
     const timeout = checkTimeout(options?.timeout, "RLock.acquireAsync");
     const ex = this._ex;
-    if (ex.rlock_try(p, this._id) === 1) return true;
+    if (this._tryOnce(p)) return true;
     const deadline = deadlineOf(timeout);
     while (true) {
       const word = ex.lock_park_word(this._live());
@@ -198,8 +213,17 @@ export class RLock extends Acquirable {
         if (left === 0) return false;
         await waitAsync(this._rt.int32(), p >> 2, word, left);
       }
-      if (ex.rlock_try_contended(this._live(), this._id) === 1) return true;
+      const result = ex.rlock_try_contended(this._live(), this._id);
+      if (result === 1) return true;
+      if (result === E_OWNER_DIED) throw ownerDied("RLock");
     }
+  }
+
+  /** Re-enters or takes a free lock without waiting; reports a dead owner. */
+  private _tryOnce(p: number): boolean {
+    const result = this._ex.rlock_try(p, this._id);
+    if (result === E_OWNER_DIED) throw ownerDied("RLock");
+    return result === 1;
   }
 
   /** Only the owner may release; each acquire needs one release. */
@@ -456,7 +480,7 @@ export class Condition extends Acquirable {
     const lockP = this._lockAddress("waitAsync");
     const ex = this._ex;
     const deadline = deadlineOf(ms);
-    let seq = ex.cond_enter(c);
+    let seq = ex.cond_enter(c, this._id);
     while (true) {
       const depth = this._isRLock ? ex.rlock_release_all(lockP, this._id) : (ex.lock_release(lockP), 1);
       const left = remaining(deadline, now());
@@ -466,7 +490,7 @@ export class Condition extends Acquirable {
       }
       await this._lock.acquireAsync();
       if (this._isRLock) ex.rlock_set_depth(lockP, depth);
-      const result = ex.cond_leave(c, timedOut ? 1 : 0);
+      const result = ex.cond_leave(c, timedOut ? 1 : 0, this._id);
       if (result !== COND_RETRY) return result === 1;
       seq = ex.cond_seq(c);
     }
@@ -583,7 +607,7 @@ export class Barrier extends SharedObject {
     const p = this._live();
     const ms = checkTimeout(timeout ?? this._timeout, "Barrier.wait");
     assertMayBlock("Barrier.wait()", "await barrier.waitAsync()");
-    const arrival = this._ex.barrier_wait(p, this._action ? 1 : 0, ms);
+    const arrival = this._ex.barrier_wait(p, this._action ? 1 : 0, ms, this._id);
     return this._arrived(p, arrival);
   }
 
@@ -594,7 +618,7 @@ export class Barrier extends SharedObject {
     const deadline = deadlineOf(ms);
     const genIndex = (p + 12) >> 2;
     let arrival: number;
-    while ((arrival = ex.barrier_arrive(p, this._action ? 1 : 0)) === BARRIER_BUSY) {
+    while ((arrival = ex.barrier_arrive(p, this._action ? 1 : 0, this._id)) === BARRIER_BUSY) {
       const left = remaining(deadline, now());
       if (left === 0) throw this._broken();
       await waitAsync(this._rt.int32(), genIndex, ex.barrier_gen(p), left);
@@ -603,17 +627,21 @@ export class Barrier extends SharedObject {
     const index = arrival & 0xffff;
     if (index === this._parties - 1) return this._arrived(p, arrival);
     const gen16 = arrival >>> 16;
-    while (true) {
-      const gen = ex.barrier_gen(p);
-      if ((gen & 0x7fff) !== gen16) break;
-      const left = remaining(deadline, now());
-      if (left === 0 || (await waitAsync(this._rt.int32(), genIndex, gen, left)) === "timed-out") {
-        if (ex.barrier_timeout(p, gen16) === 1) return index;
-        throw this._broken();
+    try {
+      while (true) {
+        const gen = ex.barrier_gen(p);
+        if ((gen & 0x7fff) !== gen16) break;
+        const left = remaining(deadline, now());
+        if (left === 0 || (await waitAsync(this._rt.int32(), genIndex, gen, left)) === "timed-out") {
+          if (ex.barrier_timeout(p, gen16) === 1) return index;
+          throw this._broken();
+        }
       }
+      if (ex.barrier_status(p, gen16) === 1) return index;
+      throw this._broken();
+    } finally {
+      ex.thread_unblock(this._id);
     }
-    if (ex.barrier_status(p, gen16) === 1) return index;
-    throw this._broken();
   }
 
   private _arrived(p: number, arrival: number): number {
