@@ -15,7 +15,7 @@ function inlineWasm() {
 }
 
 export default {
-  input: { forkless: "host/index.ts" },
+  input: { forkless: "host/index.ts", worker: "host/worker-entry.ts" },
   plugins: [inlineWasm(), esbuild({ target: "es2022", tsconfig: "tsconfig.json" })],
   output: [
     { dir: "dist", format: "es", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs" },

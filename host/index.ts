@@ -20,3 +20,18 @@ export {
   BlockingNotAllowedError,
   UnsupportedEnvironmentError,
 } from "./errors";
+export {
+  Process,
+  ParentProcess,
+  currentProcess,
+  parentProcess,
+  activeChildren,
+  isMainProcess,
+  cpuCount,
+  exit,
+  wait,
+  waitAsync,
+} from "./process";
+export type { ProcessOptions, ProcessFailure, Sentinel } from "./process";
+export { getContext, getStartMethod, setStartMethod, getAllStartMethods, setWarmPoolSize, Context } from "./context";
+export type { StartMethod } from "./context";

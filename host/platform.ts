@@ -94,3 +94,126 @@ export function decodeBase64(text: string): Uint8Array {
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
+
+// ---------------------------------------------------------------- workers
+
+/** The part of a Node worker_threads Worker or a Web Worker that processes need. */
+export interface WorkerLike {
+  post(message: unknown): void;
+  onMessage(listener: (message: any) => void): void;
+  /** Called once when the thread has stopped, with its exit code. */
+  onExit(listener: (code: number) => void): void;
+  terminate(): void;
+  /** Whether an idle worker keeps the host alive (Node only). */
+  setKeepAlive(keep: boolean): void;
+}
+
+export function startWorker(url: URL, data: unknown): WorkerLike {
+  if (isNode) {
+    const { Worker } = nodeProcess!.getBuiltinModule!("node:worker_threads");
+    const worker = new Worker(url, { workerData: data });
+    return {
+      post: (message) => worker.postMessage(message),
+      onMessage: (listener) => worker.on("message", listener),
+      onExit: (listener) => worker.once("exit", listener),
+      terminate: () => void worker.terminate(),
+      setKeepAlive: (keep) => (keep ? worker.ref() : worker.unref()),
+    };
+  }
+  const WebWorker = (globalThis as any).Worker;
+  if (typeof WebWorker !== "function") {
+    throw new Error("forkless: this thread cannot start workers (no Worker constructor here)");
+  }
+  // Web Workers have no exit event: the child posts { type: "exit" } as its last message,
+  // and an uncaught error counts as exit code 1.
+  const worker = new WebWorker(url, { type: "module" });
+  const exitListeners: ((code: number) => void)[] = [];
+  let exited = false;
+  const exit = (code: number) => {
+    if (exited) return;
+    exited = true;
+    worker.terminate();
+    for (const listener of exitListeners) listener(code);
+  };
+  worker.addEventListener("message", (event: MessageEvent) => {
+    if (event.data?.type === "exit") exit(event.data.code);
+  });
+  worker.addEventListener("error", (event: ErrorEvent) => {
+    event.preventDefault?.();
+    exit(1);
+  });
+  worker.postMessage({ type: "init", data });
+  return {
+    post: (message) => worker.postMessage(message),
+    onMessage: (listener) => worker.addEventListener("message", (event: MessageEvent) => listener(event.data)),
+    onExit: (listener) => void exitListeners.push(listener),
+    terminate: () => exit(1),
+    setKeepAlive: () => {},
+  };
+}
+
+/** In a worker started by startWorker: its data, a way to talk to the parent, and a hard exit. */
+export interface WorkerSide {
+  data: Promise<any>;
+  post(message: unknown): void;
+  onMessage(listener: (message: any) => void): void;
+  exit(code: number): never;
+}
+
+export function workerSide(): WorkerSide {
+  if (isNode) {
+    const { workerData, parentPort } = nodeProcess!.getBuiltinModule!("node:worker_threads");
+    return {
+      data: Promise.resolve(workerData),
+      post: (message) => parentPort.postMessage(message),
+      onMessage: (listener) => parentPort.on("message", listener),
+      exit: (code) => {
+        (nodeProcess as any).exit(code);
+        throw new ExitSignal(code);
+      },
+    };
+  }
+  const scope = globalThis as any;
+  const data = new Promise((resolve) => {
+    const first = (event: MessageEvent) => {
+      if (event.data?.type !== "init") return;
+      scope.removeEventListener("message", first);
+      resolve(event.data.data);
+    };
+    scope.addEventListener("message", first);
+  });
+  return {
+    data,
+    post: (message) => scope.postMessage(message),
+    onMessage: (listener) => scope.addEventListener("message", (event: MessageEvent) => listener(event.data)),
+    exit: (code) => {
+      scope.postMessage({ type: "exit", code });
+      scope.close();
+      // Nothing after close() may run user code: stop this task here.
+      throw new ExitSignal(code);
+    },
+  };
+}
+
+/** Thrown to unwind a Web Worker after exit(); never seen by Node. */
+export class ExitSignal extends Error {
+  constructor(readonly code: number) {
+    super(`process exited with code ${code}`);
+  }
+}
+
+export function cpuCount(): number {
+  if (isNode) {
+    const os = nodeProcess!.getBuiltinModule!("node:os");
+    return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+  }
+  return (globalThis as any).navigator?.hardwareConcurrency ?? 1;
+}
+
+/** file:// URL for a module path (CommonJS __filename) or URL string (import.meta.url). */
+export function moduleUrl(location: string | URL): string {
+  const text = String(location);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(text) && !/^[a-z]:[\\/]/i.test(text)) return text;
+  if (isNode) return nodeProcess!.getBuiltinModule!("node:url").pathToFileURL(text).href;
+  return new URL(text, (globalThis as any).location?.href).href;
+}

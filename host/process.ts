@@ -1,0 +1,598 @@
+// Process without fork: each process is a worker thread running its own instance of the
+// Wasm module over the one shared memory. The child imports the module that exports the
+// target function or Process subclass and finds it by name (spawn semantics), so user
+// code is never shipped as source and no eval is needed.
+import { runtime } from "./runtime";
+import { SharedObject, fromHandle } from "./handles";
+import { ProcessError, ValueError, BlockingNotAllowedError } from "./errors";
+import { checkTimeout, remaining, FOREVER } from "./options";
+import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep, type WorkerLike } from "./platform";
+import { encodeForTransfer } from "./serialize";
+import { THREAD_EXITED, THREAD_RUNNING } from "./exports";
+import { launch, resolveStartMethod, type StartMethod } from "./context";
+
+export interface ProcessOptions {
+  /** The function run() calls; must be exported from `module`. Omit when overriding run(). */
+  target?: (...args: any[]) => unknown;
+  /** Arguments for target, structured-cloned (forkless objects arrive live). */
+  args?: unknown[];
+  /** Passed to target as a last argument, like Python's **kwargs. */
+  kwargs?: Record<string, unknown>;
+  /** Default `Process-N` (nested: `Process-N:M`). */
+  name?: string;
+  /** Terminated when its parent ends; may not start children. Default: inherit from the current process. */
+  daemon?: boolean;
+  /** The module that exports target (import.meta.url, or __filename in CommonJS). */
+  module?: string | URL;
+  /** "warm" (default) or "spawn"; see getAllStartMethods(). */
+  startMethod?: StartMethod;
+}
+
+/** An error that ended a child, as the parent sees it. */
+export interface ProcessFailure {
+  name: string;
+  message: string;
+  stack?: string;
+  cause?: ProcessFailure;
+}
+
+/** Serialized description of a child, sent to its worker. */
+export interface BootMessage {
+  type: "boot";
+  record: { p: number; g: number };
+  name: string;
+  daemon: boolean;
+  identity: number[];
+  parent: { pid: number; name: string };
+  moduleUrl: string;
+  exportName: string;
+  mode: "target" | "subclass";
+  payload: unknown;
+}
+
+interface State {
+  role: "parent" | "self" | "parent-of-self";
+  target?: (...args: any[]) => unknown;
+  args: unknown[];
+  kwargs?: Record<string, unknown>;
+  name: string;
+  daemon: boolean;
+  identity: number[];
+  module?: string;
+  startMethod?: StartMethod;
+  started: boolean;
+  closed: boolean;
+  pid: number | null;
+  recordP: number;
+  recordG: number;
+  worker?: WorkerLike;
+  finalized: boolean;
+  exitCode: number | null;
+  failure?: ProcessFailure;
+  exited: Promise<void>;
+  resolveExited: () => void;
+  transit: SharedObject[];
+}
+
+// On globalThis so that the ESM and CJS builds loaded in one thread agree on every process.
+const states: WeakMap<Process, State> = ((globalThis as any)[Symbol.for("forkless.processStates")] ??= new WeakMap());
+
+function newState(role: State["role"]): State {
+  let resolveExited!: () => void;
+  const exited = new Promise<void>((resolve) => (resolveExited = resolve));
+  return {
+    role,
+    args: [],
+    name: "",
+    daemon: false,
+    identity: [],
+    started: false,
+    closed: false,
+    pid: null,
+    recordP: 0,
+    recordG: 0,
+    finalized: false,
+    exitCode: null,
+    exited,
+    resolveExited,
+    transit: [],
+  };
+}
+
+function stateOf(process: Process): State {
+  const state = states.get(process);
+  if (!state) {
+    throw new ProcessError(
+      `${process?.constructor?.name ?? "Process"}: this object was not initialised by the Process constructor; call super(options) first in your constructor`,
+    );
+  }
+  return state;
+}
+
+// ---------------------------------------------------------------- per-thread process context
+
+interface ThisProcess {
+  process: Process;
+  parent: ParentProcess | null;
+  childCounter: number;
+  children: Set<Process>;
+  /** Set while a child imports the user's module: starting processes then is a missing guard. */
+  importing?: string;
+  /** Hard exit for the child (exit()); undefined in the main process. */
+  hardExit?: (code: number) => never;
+}
+
+const slot = Symbol.for("forkless.process");
+const global = globalThis as any;
+
+function thisProcess(): ThisProcess {
+  if (!global[slot]) {
+    const main = Object.create(Process.prototype) as Process;
+    const state = newState("self");
+    state.name = "MainProcess";
+    state.started = true;
+    state.pid = runtime().id;
+    states.set(main, state);
+    global[slot] = { process: main, parent: null, childCounter: 0, children: new Set() } satisfies ThisProcess;
+  }
+  return global[slot];
+}
+
+/** Used by the worker entry to install the child's own process object. */
+export function installChildProcess(process: Process, parent: ParentProcess, hardExit: (code: number) => never): ThisProcess {
+  global[slot] = { process, parent, childCounter: 0, children: new Set(), hardExit } satisfies ThisProcess;
+  return global[slot];
+}
+
+export function setImporting(url: string | undefined): void {
+  thisProcess().importing = url;
+}
+
+// ---------------------------------------------------------------- Process
+
+export class Process {
+  /** Subclasses name their module here: `static module = import.meta.url` (or `__filename`). */
+  static module?: string | URL;
+
+  constructor(options: ProcessOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Process: expected an options object like { target, args, name, daemon }");
+    }
+    const { target, args = [], kwargs, name, daemon, module, startMethod } = options;
+    if (target !== undefined && typeof target !== "function") throw new TypeError("Process: target must be a function");
+    if (!Array.isArray(args)) throw new TypeError("Process: args must be an array");
+    if (kwargs !== undefined && (typeof kwargs !== "object" || kwargs === null)) throw new TypeError("Process: kwargs must be an object");
+    if (name !== undefined && typeof name !== "string") throw new TypeError("Process: name must be a string");
+    if (daemon !== undefined && typeof daemon !== "boolean") throw new TypeError("Process: daemon must be true or false");
+    const here = thisProcess();
+    const state = newState("parent");
+    state.target = target;
+    state.args = args;
+    state.kwargs = kwargs;
+    state.identity = [...stateOf(here.process).identity, ++here.childCounter];
+    state.name = name ?? `Process-${state.identity.join(":")}`;
+    state.daemon = daemon ?? stateOf(here.process).daemon;
+    state.module = module === undefined ? undefined : moduleUrl(module);
+    state.startMethod = startMethod === undefined ? undefined : resolveStartMethod(startMethod);
+    states.set(this, state);
+  }
+
+  /** The process's work. The default calls target(...args, kwargs?); override it in a subclass. */
+  run(): unknown {
+    const state = stateOf(this);
+    if (state.target) return state.kwargs ? state.target(...state.args, state.kwargs) : state.target(...state.args);
+    return undefined;
+  }
+
+  get name(): string {
+    return stateOf(this).name;
+  }
+
+  set name(value: string) {
+    if (typeof value !== "string") throw new TypeError("Process.name must be a string");
+    stateOf(this).name = value;
+  }
+
+  get daemon(): boolean {
+    return stateOf(this).daemon;
+  }
+
+  set daemon(value: boolean) {
+    const state = stateOf(this);
+    if (state.started) throw new ValueError("Process.daemon: set it before start()");
+    if (typeof value !== "boolean") throw new TypeError("Process.daemon must be true or false");
+    state.daemon = value;
+  }
+
+  /** A unique id while the process exists (null before start). */
+  get pid(): number | null {
+    return stateOf(this).pid;
+  }
+
+  /** null while running; 0 after run() returned; N for exit(N); 1 after an uncaught error; -15 terminate(); -9 kill(). */
+  get exitCode(): number | null {
+    const state = this._checkOpen("exitCode");
+    if (state.role !== "parent" || !state.started) return null;
+    if (state.finalized) return state.exitCode;
+    const ex = runtime().exports;
+    const id = state.recordP >>> 4;
+    return ex.thread_state(id) === THREAD_RUNNING ? null : ex.thread_exit_code(id);
+  }
+
+  /** The error that ended the child (name, message, stack, cause), if one did. */
+  get failure(): ProcessFailure | undefined {
+    return stateOf(this).failure;
+  }
+
+  /** Something wait() can watch: ready once the process has ended. */
+  get sentinel(): Sentinel {
+    const state = this._checkOpen("sentinel");
+    if (state.role !== "parent" || !state.started) throw new ValueError("Process.sentinel: the process has not been started");
+    return new ProcessSentinel(this);
+  }
+
+  /** Starts the process in a new worker. At most once, and only by the process that created it. */
+  start(): void {
+    const state = this._checkOpen("start");
+    const here = thisProcess();
+    if (state.role !== "parent") throw new ValueError("Process.start: a process object can only be started by the process that created it");
+    if (state.started) throw new ValueError(`${this.name}: cannot start a process twice`);
+    if (stateOf(here.process).daemon) throw new ValueError("Process.start: daemonic processes are not allowed to have children");
+    if (here.importing) {
+      throw new ProcessError(
+        `Process.start() was called while this child was importing ${here.importing} to find its code: ` +
+          "the module starts processes at its top level. Guard that code with `if (isMainProcess()) { … }`, " +
+          "or keep process classes and targets in a module without side effects",
+      );
+    }
+    const boot = this._bootMessage(state);
+    const ex = runtime().exports;
+    const record = ex.block_alloc(32, 8);
+    if (record === 0) throw new ProcessError("Process.start: the shared memory is full; cannot create the process record");
+    ex.thread_init(record, runtime().id);
+    state.recordP = record;
+    state.recordG = ex.block_generation(record);
+    state.pid = record >>> 4;
+    boot.record = { p: record, g: state.recordG };
+    try {
+      state.worker = launch(state.startMethod, boot);
+    } catch (error) {
+      ex.block_release(record, state.recordG);
+      throw error;
+    }
+    state.started = true;
+    here.children.add(this);
+    state.worker.onMessage((message) => this._onMessage(state, message));
+    state.worker.onExit((code) => this._finalize(state, code));
+  }
+
+  private _bootMessage(state: State): BootMessage {
+    const cls = this.constructor as typeof Process;
+    const overridden = cls !== Process && cls.prototype.run !== Process.prototype.run;
+    const mode: BootMessage["mode"] = cls === Process || (!overridden && state.target) ? "target" : "subclass";
+    const exported = mode === "target" ? state.target : cls;
+    const exportName = exported?.name;
+    if (mode === "target" && !exported) {
+      throw new ValueError(`${state.name}: nothing to run; pass { target } or subclass Process and override run()`);
+    }
+    if (!exportName) {
+      throw new ValueError(`${state.name}: the ${mode === "target" ? "target function" : "Process subclass"} needs a name, and must be exported from its module`);
+    }
+    const location = mode === "target" ? state.module : state.module ?? (cls.module === undefined ? undefined : moduleUrl(cls.module));
+    if (!location) {
+      throw new ValueError(
+        mode === "target"
+          ? `${state.name}: the child must import the module that exports ${exportName}(): pass { module: import.meta.url } ` +
+              "(or { module: __filename } in CommonJS) and export the function"
+          : `${cls.name}: the child must import the module that exports class ${cls.name}: add ` +
+              "`static module = import.meta.url;` (or `static module = __filename;` in CommonJS) to the class, and export it",
+      );
+    }
+    const shared: SharedObject[] = [];
+    let payload: unknown;
+    if (mode === "target") {
+      payload = {
+        args: encodeForTransfer(state.args, `${state.name}.args`, shared),
+        kwargs: state.kwargs === undefined ? undefined : encodeForTransfer(state.kwargs, `${state.name}.kwargs`, shared),
+      };
+    } else {
+      const fields: Record<string, unknown> = {};
+      for (const key of Object.keys(this)) fields[key] = (this as any)[key];
+      payload = { fields: encodeForTransfer(fields, cls.name, shared) };
+    }
+    // Our own references keep those blocks alive until the child has opened its own.
+    state.transit = shared.map((object) => fromHandle(object.toHandle()));
+    const here = thisProcess();
+    return {
+      type: "boot",
+      record: { p: 0, g: 0 },
+      name: state.name,
+      daemon: state.daemon,
+      identity: state.identity,
+      parent: { pid: runtime().id, name: here.process.name },
+      moduleUrl: location,
+      exportName,
+      mode,
+      payload,
+    };
+  }
+
+  private _onMessage(state: State, message: any): void {
+    if (message?.type === "started") {
+      closeAll(state.transit);
+    } else if (message?.type === "failure") {
+      state.failure = message.failure;
+      const text = message.failure.stack ?? `${message.failure.name}: ${message.failure.message}`;
+      console.error(`Process ${state.name}:\n${text}`);
+    }
+  }
+
+  /** The worker stopped: publish its exit, recover what it held, free its record. */
+  private _finalize(state: State, workerCode: number): void {
+    if (state.finalized) return;
+    const ex = runtime().exports;
+    const id = state.recordP >>> 4;
+    ex.thread_exit(id, workerCode === 0 ? 0 : workerCode);
+    state.exitCode = ex.thread_exit_code(id);
+    ex.thread_reap(id);
+    ex.block_release(state.recordP, state.recordG);
+    state.finalized = true;
+    state.worker = undefined;
+    closeAll(state.transit);
+    thisProcess().children.delete(this);
+    state.resolveExited();
+  }
+
+  /** Waits for the process to end (blocking; timeout in ms). Read exitCode afterwards. */
+  join(timeout?: number): void {
+    const state = this._checkJoinable("join");
+    const ms = checkTimeout(timeout, "Process.join");
+    if (state.finalized) return;
+    const ex = runtime().exports;
+    const id = state.recordP >>> 4;
+    if (ex.thread_state(id) !== THREAD_RUNNING) {
+      ex.thread_reap(id);
+      return;
+    }
+    if (ms !== 0 && !mayBlock()) {
+      throw new BlockingNotAllowedError("Process.join() would block this thread, which may not block; use await process.joinAsync() instead");
+    }
+    // The child publishes its exit in shared memory, so this works while our event loop is blocked.
+    if (ex.thread_join(id, ms) === 1) ex.thread_reap(id);
+  }
+
+  /** join() for threads that may not block: resolves when the process ended or timeout ms passed. */
+  async joinAsync(timeout?: number): Promise<void> {
+    const state = this._checkJoinable("joinAsync");
+    const ms = checkTimeout(timeout, "Process.joinAsync");
+    if (state.finalized) return;
+    if (ms === FOREVER) return state.exited;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([state.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  isAlive(): boolean {
+    const state = this._checkOpen("isAlive");
+    if (state.role === "self") return true;
+    if (state.role !== "parent" || !state.started || state.finalized) return false;
+    return runtime().exports.thread_state(state.recordP >>> 4) === THREAD_RUNNING;
+  }
+
+  /** Stops the process at once (exit code -15). Its finally blocks do not run. */
+  terminate(): void {
+    this._stop(-15, "terminate");
+  }
+
+  /** Same as terminate() here (exit code -9): a worker thread has no gentler signal to ignore. */
+  kill(): void {
+    this._stop(-9, "kill");
+  }
+
+  private _stop(code: number, what: string): void {
+    const state = this._checkOpen(what);
+    if (state.role !== "parent") throw new ValueError(`Process.${what}: only the process that started it may stop it`);
+    if (!state.started || state.finalized || !state.worker) return;
+    const ex = runtime().exports;
+    const id = state.recordP >>> 4;
+    ex.thread_exit(id, code);
+    state.worker.terminate();
+    // Recover its locks now: the thread stops within microseconds, and our own thread may be
+    // about to block on one of them. The exit event repeats this after the thread is gone.
+    ex.thread_reap(id);
+  }
+
+  /** Releases the process's resources; it must have ended. Most methods throw afterwards. */
+  close(): void {
+    const state = stateOf(this);
+    if (state.closed) return;
+    if (state.role === "parent" && state.started && !state.finalized) {
+      if (this.isAlive()) {
+        throw new ValueError(`${state.name}: cannot close a process while it is still running; join() or terminate() it first`);
+      }
+    }
+    state.closed = true;
+  }
+
+  private _checkOpen(what: string): State {
+    const state = stateOf(this);
+    if (state.closed) throw new ValueError(`Process.${what}: the process object is closed`);
+    return state;
+  }
+
+  private _checkJoinable(what: string): State {
+    const state = this._checkOpen(what);
+    if (state.role === "self") throw new ValueError(`Process.${what}: a process cannot join itself`);
+    if (state.role !== "parent") throw new ValueError(`Process.${what}: only the process that started it can join it`);
+    if (!state.started) throw new ValueError(`Process.${what}: can only join a started process`);
+    return state;
+  }
+
+  toString(): string {
+    const state = states.get(this);
+    if (!state) return `<${this.constructor.name} uninitialised>`;
+    const status =
+      state.role === "self" ? "started" : !state.started ? "initial" : this.exitCode === null ? "started" : `stopped exitcode=${this.exitCode}`;
+    return `<${this.constructor.name} name='${state.name}' ${status}${state.daemon ? " daemon" : ""}>`;
+  }
+}
+
+function closeAll(objects: SharedObject[]): void {
+  for (const object of objects.splice(0)) object.close();
+}
+
+/** What the child sees of its parent. */
+export class ParentProcess {
+  constructor(
+    readonly pid: number,
+    readonly name: string,
+  ) {}
+
+  isAlive(): boolean {
+    return runtime().exports.thread_alive(this.pid) === 1;
+  }
+
+  toString(): string {
+    return `<ParentProcess name='${this.name}' pid=${this.pid}>`;
+  }
+}
+
+/** Creates the process object a child runs as (used by the worker entry). */
+export function childProcessObject(exported: any, boot: BootMessage, decoded: any): Process {
+  const proto = boot.mode === "subclass" ? exported.prototype : Process.prototype;
+  const process = Object.create(proto) as Process;
+  const state = newState("self");
+  state.name = boot.name;
+  state.daemon = boot.daemon;
+  state.identity = boot.identity;
+  state.started = true;
+  state.pid = boot.record.p >>> 4;
+  if (boot.mode === "target") {
+    state.target = exported;
+    state.args = decoded.args;
+    state.kwargs = decoded.kwargs;
+  } else {
+    Object.assign(process, decoded.fields);
+  }
+  states.set(process, state);
+  return process;
+}
+
+export function processState(process: Process): { daemon: boolean; name: string } {
+  return stateOf(process);
+}
+
+// ---------------------------------------------------------------- module functions
+
+export function currentProcess(): Process {
+  return thisProcess().process;
+}
+
+export function parentProcess(): ParentProcess | null {
+  return thisProcess().parent;
+}
+
+/** True in the process the program started in (not in a child): guard top-level code with it. */
+export function isMainProcess(): boolean {
+  return thisProcess().parent === null;
+}
+
+/** Children started by this process that are still alive; finished ones are forgotten. */
+export function activeChildren(): Process[] {
+  const alive: Process[] = [];
+  for (const child of thisProcess().children) {
+    if (child.isAlive()) alive.push(child);
+    else {
+      child.join(0);
+      if (stateOf(child).finalized) thisProcess().children.delete(child);
+    }
+  }
+  return alive;
+}
+
+/** Children not yet finalized (including ones that ended but whose worker is still stopping). */
+export function pendingChildren(): Process[] {
+  return [...thisProcess().children];
+}
+
+export function cpuCount(): number {
+  return platformCpuCount();
+}
+
+/**
+ * Ends the current process with this exit code, from anywhere inside it (Python's
+ * sys.exit / os._exit in a child). Only this process ends. In the main process of Node it
+ * exits the program.
+ */
+export function exit(code: number = 0): never {
+  if (!Number.isInteger(code)) throw new TypeError(`exit: code must be an integer; got ${String(code)}`);
+  const here = thisProcess();
+  if (here.hardExit) {
+    runtime().exports.thread_exit(runtime().id, code);
+    return here.hardExit(code);
+  }
+  if (isNode) {
+    (globalThis as any).process.exit(code);
+  }
+  throw new ProcessError("exit() cannot end a page's main thread; it only ends forkless processes");
+}
+
+// ---------------------------------------------------------------- wait()
+
+/** Something that becomes ready: a process sentinel (and, later, connections). */
+export interface Sentinel {
+  ready(): boolean;
+  readyAsync(): Promise<void>;
+}
+
+class ProcessSentinel implements Sentinel {
+  constructor(readonly process: Process) {}
+  ready(): boolean {
+    return this.process.exitCode !== null;
+  }
+  readyAsync(): Promise<void> {
+    return stateOf(this.process).exited;
+  }
+}
+
+type Waitable = Sentinel | Process;
+
+function sentinelOf(object: Waitable): Sentinel {
+  if (object instanceof Process) return object.sentinel;
+  if (object && typeof (object as Sentinel).ready === "function" && typeof (object as Sentinel).readyAsync === "function") {
+    return object as Sentinel;
+  }
+  throw new TypeError("wait: expected processes, process sentinels or connections");
+}
+
+/** Blocks until at least one object is ready or timeout ms passed; returns the ready ones (Python's connection.wait). */
+export function wait<T extends Waitable>(objects: T[], timeout?: number): T[] {
+  const ms = checkTimeout(timeout, "wait");
+  const sentinels = objects.map(sentinelOf);
+  const deadline = ms < 0 ? FOREVER : now() + ms;
+  let pause = 0.05;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (true) {
+    const ready = objects.filter((_, i) => sentinels[i].ready());
+    if (ready.length > 0) return ready;
+    const left = remaining(deadline, now());
+    if (left === 0) return [];
+    if (!mayBlock()) throw new BlockingNotAllowedError("wait() would block this thread; use await waitAsync(objects, timeout)");
+    Atomics.wait(nap, 0, 0, Math.min(pause, left));
+    pause = Math.min(pause * 2, 2);
+  }
+}
+
+export async function waitAsync<T extends Waitable>(objects: T[], timeout?: number): Promise<T[]> {
+  const ms = checkTimeout(timeout, "waitAsync");
+  const sentinels = objects.map(sentinelOf);
+  const ready = () => objects.filter((_, i) => sentinels[i].ready());
+  if (ready().length > 0 || ms === 0) return ready();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const races: Promise<unknown>[] = sentinels.map((s) => s.readyAsync());
+  if (ms !== FOREVER) races.push(new Promise((resolve) => (timer = setTimeout(resolve, ms))));
+  await Promise.race(races);
+  clearTimeout(timer);
+  await sleep(0);
+  return ready();
+}
