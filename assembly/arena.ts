@@ -17,7 +17,6 @@ const A_MAGIC: usize = 0;
 const A_LOCK: usize = 4;
 const A_MAX_PAGES: usize = 8;
 const A_TOP: usize = 12;
-const A_NEXT_ID: usize = 16;
 const A_BLOCKS: usize = 20;
 const A_BYTES: usize = 24;
 const A_FREE: usize = 32; // 32 free-list heads, one per size class
@@ -42,7 +41,6 @@ export function arena_init(maxPages: i32): i32 {
   if (atomic.cmpxchg<i32>(ARENA + A_MAGIC, 0, INITIALIZING) == 0) {
     atomic.store<i32>(ARENA + A_MAX_PAGES, maxPages);
     atomic.store<i32>(ARENA + A_TOP, <i32>HEAP_START);
-    atomic.store<i32>(ARENA + A_NEXT_ID, 1);
     atomic.store<i32>(ARENA + A_MAGIC, MAGIC);
     return 1;
   }
@@ -52,12 +50,6 @@ export function arena_init(maxPages: i32): i32 {
 
 export function arena_ready(): i32 {
   return atomic.load<i32>(ARENA + A_MAGIC) == MAGIC ? 1 : 0;
-}
-
-/** A fresh id per attached thread; 30 bits so lock words keep two flag bits. */
-export function arena_next_id(): i32 {
-  const id = atomic.add<i32>(ARENA + A_NEXT_ID, 1);
-  return id < 0x3fffffff ? id : 0;
 }
 
 export function arena_blocks(): i32 { return atomic.load<i32>(ARENA + A_BLOCKS); }
@@ -102,7 +94,12 @@ export function block_alloc(payload: i32, kind: i32): i32 {
     generation = <i32>(atomic.load<i64>(header + 8) >>> 32);
   } else {
     const top = <usize>atomic.load<i32>(ARENA + A_TOP);
-    const end = top + size;
+    const end64 = <u64>top + <u64>size;
+    if (end64 > <u64>0xffff0000) {
+      unlockArena();
+      return 0;
+    }
+    const end = <usize>end64;
     const have = <usize>memory.size() * PAGE;
     if (end > have) {
       const need = <i32>((end - have + PAGE - 1) / PAGE);
@@ -123,18 +120,35 @@ export function block_alloc(payload: i32, kind: i32): i32 {
   return <i32>(header + HEADER);
 }
 
-/** Checks that p names a live block of `kind` and `generation`; returns OK or an E_* code. */
-export function block_check(p: i32, kind: i32, generation: i32): i32 {
+/** E_RANGE unless p could be a block's payload (aligned, inside the heap); otherwise the header's tag check. */
+function checkAddress(p: i32): i32 {
   if (arena_ready() == 0) return E_UNINITIALIZED;
   const payload = <usize>p;
-  if ((payload & 15) != 0 || payload < HEAP_START + HEADER) return E_RANGE;
-  const header = payload - HEADER;
   const top = <usize>atomic.load<i32>(ARENA + A_TOP);
-  if (header + 32 > top) return E_RANGE;
+  // Compare without adding to p, so addresses near 2^32 cannot wrap into range.
+  if ((payload & 15) != 0 || payload < HEAP_START + HEADER || payload >= top || top - payload < 32 - HEADER) return E_RANGE;
+  const header = payload - HEADER;
   const tag = atomic.load<i32>(header);
   if ((tag >>> 16) != TAG_MAGIC) return E_NOT_BLOCK;
   const cls = tag & 0xff;
-  if (cls < MIN_CLASS || cls > MAX_CLASS || header + (<usize>1 << cls) > top) return E_NOT_BLOCK;
+  if (cls < MIN_CLASS || cls > MAX_CLASS || (<usize>1 << cls) > top - header) return E_NOT_BLOCK;
+  return OK;
+}
+
+/** True if p names a block of `kind` that someone still holds (any generation). */
+export function block_live(p: i32, kind: i32): i32 {
+  if (checkAddress(p) != OK) return 0;
+  const header = <usize>p - HEADER;
+  if (((atomic.load<i32>(header) >> 8) & 0xff) != kind) return 0;
+  return <i32>atomic.load<i64>(header + 8) > 0 ? 1 : 0;
+}
+
+/** Checks that p names a live block of `kind` and `generation`; returns OK or an E_* code. */
+export function block_check(p: i32, kind: i32, generation: i32): i32 {
+  const status = checkAddress(p);
+  if (status != OK) return status;
+  const header = <usize>p - HEADER;
+  const tag = atomic.load<i32>(header);
   const word = atomic.load<i64>(header + 8);
   if (<i32>(word >>> 32) != generation || <i32>word == 0) return E_STALE;
   if (((tag >> 8) & 0xff) != kind) return E_KIND;
@@ -171,6 +185,8 @@ export function block_refs(p: i32): i32 {
  * E_STALE if the handle no longer owns a reference (double release).
  */
 export function block_release(p: i32, generation: i32): i32 {
+  const address = checkAddress(p);
+  if (address != OK) return address;
   const status = block_check(p, (atomic.load<i32>(<usize>p - HEADER) >> 8) & 0xff, generation);
   if (status != OK) return status;
   const header = <usize>p - HEADER;

@@ -77,10 +77,13 @@ export function barrier_arrive(p: i32, hasAction: i32, id: i32): i32 {
   return ((gen & GEN_BITS) << 16) | count;
 }
 
+/** Ends the action of the pending generation; a no-op if reset/abort already ended it. */
 export function barrier_finish(p: i32, ok: i32): void {
   lockBarrier(<usize>p);
-  if (ok != 0) releaseLocked(<usize>p);
-  else breakLocked(<usize>p);
+  if (atomic.load<i32>(<usize>p + PENDING) != 0) {
+    if (ok != 0) releaseLocked(<usize>p);
+    else breakLocked(<usize>p);
+  }
   unlockBarrier(<usize>p);
 }
 

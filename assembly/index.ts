@@ -6,3 +6,4 @@ export * from "./event";
 export * from "./condition";
 export * from "./barrier";
 export * from "./thread";
+export * from "./ring";

@@ -102,7 +102,8 @@ export function lock_try_contended(p: i32, id: i32): i32 {
 // ---- RLock: the same word plus a recursion depth that only the owner touches.
 
 export function rlock_acquire(p: i32, id: i32, timeoutMs: f64): i32 {
-  if ((atomic.load<i32>(<usize>p) & ID_MASK) == id) {
+  // Compare with the owner-died bit: a new thread may reuse a dead owner's id.
+  if ((atomic.load<i32>(<usize>p) & ~WAITERS) == id) {
     atomic.store<i32>(<usize>p + RLOCK_DEPTH, atomic.load<i32>(<usize>p + RLOCK_DEPTH) + 1);
     return ACQUIRED;
   }
@@ -127,7 +128,7 @@ export function rlock_try_contended(p: i32, id: i32): i32 {
 export function rlock_release(p: i32, id: i32): i32 {
   const word = atomic.load<i32>(<usize>p);
   if (word == 0) return E_NOT_LOCKED;
-  if ((word & ID_MASK) != id) return E_NOT_OWNER;
+  if ((word & ~WAITERS) != id) return E_NOT_OWNER;
   const depth = atomic.load<i32>(<usize>p + RLOCK_DEPTH) - 1;
   atomic.store<i32>(<usize>p + RLOCK_DEPTH, depth);
   if (depth > 0) return ACQUIRED;
@@ -138,7 +139,7 @@ export function rlock_release(p: i32, id: i32): i32 {
 export function rlock_release_all(p: i32, id: i32): i32 {
   const word = atomic.load<i32>(<usize>p);
   if (word == 0) return E_NOT_LOCKED;
-  if ((word & ID_MASK) != id) return E_NOT_OWNER;
+  if ((word & ~WAITERS) != id) return E_NOT_OWNER;
   const depth = atomic.load<i32>(<usize>p + RLOCK_DEPTH);
   atomic.store<i32>(<usize>p + RLOCK_DEPTH, 0);
   lock_release(p);

@@ -2,7 +2,7 @@
 // address >> 4, so any thread can check whether a lock's owner is still alive, and a
 // parent can publish a child's death and recover what the child left behind.
 //   +0 state  +4 exit code  +8 parent id  +12 blocked kind  +16 blocked address  +20 blocked extra
-import { HEAP_START, HEADER, block_check, block_release, heap_lock, heap_unlock, heap_top } from "./arena";
+import { HEAP_START, HEADER, block_live, block_release, heap_lock, heap_unlock, heap_top } from "./arena";
 import { deadlineFrom, futexWait } from "./wait";
 
 export const KIND_LOCK: i32 = 1;
@@ -42,9 +42,9 @@ function record(id: i32): usize {
 
 /** True while the thread named by id may still run user code. Unknown ids are not alive. */
 export function thread_alive(id: i32): i32 {
-  if (id <= 0) return 0;
+  if (id <= 0 || id > 0x0fffffff) return 0;
   const p = <i32>record(id);
-  if (block_check(p, KIND_THREAD, <i32>(atomic.load<i64>(<usize>p - HEADER + 8) >>> 32)) != 0) return 0;
+  if (block_live(p, KIND_THREAD) == 0) return 0;
   return atomic.load<i32>(<usize>p + STATE) == RUNNING ? 1 : 0;
 }
 

@@ -40,3 +40,25 @@ export class BlockingNotAllowedError extends ProcessError {}
 
 /** The host lacks something forkless needs (shared memory, cross-origin isolation, …). */
 export class UnsupportedEnvironmentError extends ProcessError {}
+
+/** Python: queue.Empty — nothing arrived within the timeout (or at once, for getNowait). */
+export class EmptyError extends ProcessError {}
+
+/** Python: queue.Full — no room within the timeout (or at once, for putNowait). */
+export class FullError extends ProcessError {}
+
+/** Python: EOFError — recv() on an empty pipe whose other end is closed everywhere. */
+export class EOFError extends ProcessError {}
+
+/** Python: multiprocessing.BufferTooShort — the message did not fit; it is in `data`. */
+export class BufferTooShortError extends ProcessError {
+  constructor(
+    message: string,
+    readonly data: Uint8Array,
+  ) {
+    super(message);
+  }
+}
+
+/** Python: OSError from recv_bytes(maxlength) — the message was longer than allowed (and is dropped). */
+export class MessageTooLongError extends ProcessError {}

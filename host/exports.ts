@@ -1,14 +1,14 @@
 // The Wasm module's export surface, as the host sees it.
-export interface WasmExports {
+export interface WasmExports extends RingExports {
   arena_init(maxPages: number): number;
   arena_ready(): number;
-  arena_next_id(): number;
   arena_blocks(): number;
   arena_bytes(): number;
   arena_top(): number;
   arena_max_pages(): number;
   block_alloc(payload: number, kind: number): number;
   block_check(p: number, kind: number, generation: number): number;
+  block_live(p: number, kind: number): number;
   block_open(p: number, kind: number, generation: number): number;
   block_release(p: number, generation: number): number;
   block_generation(p: number): number;
@@ -50,7 +50,7 @@ export interface WasmExports {
   cond_owns(lockP: number, id: number): number;
   cond_enter(c: number, id: number): number;
   cond_seq(c: number): number;
-  cond_leave(c: number, timedOut: number, id: number): number;
+  cond_leave(c: number, timedOut: number, id: number, enterSeq: number): number;
   cond_wait(c: number, lockP: number, isRLock: number, id: number, timeoutMs: number): number;
   cond_notify(c: number, n: number): number;
   cond_waiters(c: number): number;
@@ -95,3 +95,31 @@ export const E_NOT_BLOCK = -2;
 export const E_KIND = -3;
 export const E_STALE = -4;
 export const E_UNINITIALIZED = -5;
+
+/** assembly/ring.ts */
+export interface RingExports {
+  ring_init(q: number, capacity: number, maxsize: number, flags: number): void;
+  ring_chunk_max(q: number): number;
+  q_put_begin(q: number, id: number, timeoutMs: number): number;
+  q_put_chunk(q: number, src: number, len: number, flags: number, timeoutMs: number): number;
+  q_put_end(q: number): void;
+  q_put(q: number, id: number, src: number, len: number, timeoutMs: number): number;
+  q_get(q: number, id: number, dst: number, timeoutMs: number): number;
+  q_get_next(q: number, dst: number): number;
+  q_get_end(q: number): void;
+  q_get_next_try(q: number, dst: number): number;
+  q_poll(q: number, timeoutMs: number): number;
+  q_count(q: number): number;
+  q_maxsize(q: number): number;
+  q_capacity(q: number): number;
+  q_used(q: number): number;
+  q_tail(q: number): number;
+  q_head(q: number): number;
+  q_get_waiters_add(q: number, delta: number): void;
+  q_put_waiters_add(q: number, delta: number): void;
+  q_task_done(q: number): number;
+  q_unfinished(q: number): number;
+  q_join(q: number, timeoutMs: number): number;
+  q_writers_add(q: number, delta: number): number;
+  q_eof(q: number): number;
+}

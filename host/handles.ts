@@ -16,6 +16,13 @@ export const enum Kind {
   Event = 5,
   Condition = 6,
   Barrier = 7,
+  Value = 9,
+  SharedArray = 10,
+  Queue = 11,
+  SimpleQueue = 12,
+  JoinableQueue = 13,
+  Channel = 14,
+  Connection = 15,
 }
 
 export interface Handle {
@@ -42,6 +49,35 @@ const finalizer =
 
 
 type Reviver = (handle: Handle) => SharedObject;
+
+// While set, rebuilding a handle takes over the reference that travelled with it instead of opening a new one.
+let adopting = false;
+
+/** True while adoptHandle() is rebuilding objects (so they take over in-flight references). */
+export function isAdopting(): boolean {
+  return adopting;
+}
+
+/**
+ * Keeps the objects behind a handle alive while it travels (inside a queued item): the
+ * references are taken now and handed to whoever calls adoptHandle() on the other side.
+ */
+export function retainForTransfer(object: SharedObject): Handle {
+  const handle = object.toHandle();
+  fromHandle(handle)._abandon();
+  return handle;
+}
+
+/** Rebuilds an object from a handle made by retainForTransfer, taking over its references. */
+export function adoptHandle(handle: Handle): SharedObject {
+  const previous = adopting;
+  adopting = true;
+  try {
+    return fromHandle(handle);
+  } finally {
+    adopting = previous;
+  }
+}
 const revivers = new Map<string, Reviver>();
 
 export function registerKind(name: string, revive: Reviver): void {
@@ -95,7 +131,7 @@ export abstract class SharedObject {
       throw new HandleError(`${expected}.fromHandle: the handle's address or generation is not a valid integer; it was not made by toHandle()`);
     }
     const rt = runtime();
-    const status = rt.exports.block_open(p, kind, g);
+    const status = adopting ? rt.exports.block_check(p, kind, g) : rt.exports.block_open(p, kind, g);
     if (status !== 0) throw handleError(status, expected);
     this._bind(rt, p, g);
   }
@@ -116,6 +152,13 @@ export abstract class SharedObject {
     this._p = 0;
     finalizer?.unregister(this);
     this._ex.block_release(p, this._g);
+  }
+
+  /** Forgets this object without dropping its references (they now belong to an in-flight handle). */
+  _abandon(): void {
+    if (this._p === 0) return;
+    this._p = 0;
+    finalizer?.unregister(this);
   }
 
   get closed(): boolean {

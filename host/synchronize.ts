@@ -435,6 +435,12 @@ export class Condition extends Acquirable {
     if (this._ownsLock) this._lock.close();
   }
 
+  override _abandon(): void {
+    if (this.closed) return;
+    super._abandon();
+    if (this._ownsLock) this._lock._abandon();
+  }
+
   /** The underlying lock. */
   get lock(): Lock | RLock {
     return this._lock;
@@ -480,7 +486,8 @@ export class Condition extends Acquirable {
     const lockP = this._lockAddress("waitAsync");
     const ex = this._ex;
     const deadline = deadlineOf(ms);
-    let seq = ex.cond_enter(c, this._id);
+    const enterSeq = ex.cond_enter(c, this._id);
+    let seq = enterSeq;
     while (true) {
       const depth = this._isRLock ? ex.rlock_release_all(lockP, this._id) : (ex.lock_release(lockP), 1);
       const left = remaining(deadline, now());
@@ -490,7 +497,7 @@ export class Condition extends Acquirable {
       }
       await this._lock.acquireAsync();
       if (this._isRLock) ex.rlock_set_depth(lockP, depth);
-      const result = ex.cond_leave(c, timedOut ? 1 : 0, this._id);
+      const result = ex.cond_leave(c, timedOut ? 1 : 0, this._id, enterSeq);
       if (result !== COND_RETRY) return result === 1;
       seq = ex.cond_seq(c);
     }
