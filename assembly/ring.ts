@@ -6,7 +6,7 @@
 // of the get lock, so messages never interleave. A record becomes visible only when the
 // tail moves past it, so a producer killed mid-put never exposes a torn record; a message
 // it left unfinished is detected (its put lock owner is dead) and dropped.
-import { deadlineFrom, expired, futexWait, now, FOREVER } from "./wait";
+import { deadlineFrom, expired, futexWait, now, spinWhileEquals, FOREVER } from "./wait";
 import { ACQUIRED, E_OWNER_DIED, ID_MASK, lock_acquire, lock_release } from "./lock";
 import { LOCK_OWNER_DIED, thread_alive } from "./thread";
 
@@ -131,6 +131,7 @@ export function q_put_chunk(q: i32, src: i32, len: i32, flags: i32, timeoutMs: f
   while (capacity - used(b) < need) {
     if (timeoutMs == 0 || expired(deadline)) return 0;
     const head = atomic.load<i32>(b + HEAD);
+    if (spinWhileEquals(b + HEAD, head)) continue;
     atomic.add<i32>(b + PUT_WAITERS, 1);
     if (capacity - used(b) < need) futexWait(b + HEAD, head, deadline);
     atomic.sub<i32>(b + PUT_WAITERS, 1);
@@ -197,6 +198,8 @@ function headFlags(b: usize): i32 {
 
 /** Sleeps until the tail moves past `tail`, or the deadline / a liveness check interval passes. */
 function waitForData(b: usize, tail: i32, deadline: f64, checkLiveness: bool): void {
+  // A producer that is a little slower than us is the common case: poll briefly before parking.
+  if (spinWhileEquals(b + TAIL, tail)) return;
   atomic.add<i32>(b + GET_WAITERS, 1);
   if (atomic.load<i32>(b + TAIL) == tail) {
     let until = deadline;

@@ -19,6 +19,11 @@ export {
   OutOfSharedMemoryError,
   BlockingNotAllowedError,
   UnsupportedEnvironmentError,
+  EmptyError,
+  FullError,
+  EOFError,
+  BufferTooShortError,
+  MessageTooLongError,
 } from "./errors";
 export {
   Process,
@@ -35,3 +40,9 @@ export {
 export type { ProcessOptions, ProcessFailure, Sentinel } from "./process";
 export { getContext, getStartMethod, setStartMethod, getAllStartMethods, setWarmPoolSize, Context } from "./context";
 export type { StartMethod } from "./context";
+export { Value, RawValue, SharedArray, SharedArray as Array, RawArray } from "./sharedctypes";
+export type { TypeCode, ElementOf, InputOf, TypedArrayOf, SynchronizedOptions, Initializer } from "./sharedctypes";
+export { Queue, SimpleQueue, JoinableQueue } from "./queues";
+export type { QueueOptions } from "./queues";
+export { Pipe, Connection } from "./connection";
+export type { PipeOptions } from "./connection";
