@@ -84,6 +84,24 @@ export function registerKind(name: string, revive: Reviver): void {
   revivers.set(name, revive);
 }
 
+// User subclasses of forkless classes (class FinalQueue extends SimpleQueue), by class name.
+const subclasses = new Map<string, Function>();
+
+/**
+ * Lets instances of a subclass of a forkless class arrive in other processes as that subclass
+ * (with its methods) instead of the base class. Call it next to the class definition, in a
+ * module the other process imports too: `registerClass(FinalQueue)`. (Python pickles classes by
+ * reference; JavaScript needs this one line.)
+ */
+export function registerClass(cls: new (...args: any[]) => SharedObject): void {
+  if (typeof cls !== "function" || !(cls.prototype instanceof SharedObject)) {
+    throw new TypeError("registerClass: expected a subclass of a forkless class (Lock, Queue, SimpleQueue, …)");
+  }
+  const existing = subclasses.get(cls.name);
+  if (existing && existing !== cls) throw new TypeError(`registerClass: another class named ${cls.name} is already registered`);
+  subclasses.set(cls.name, cls);
+}
+
 export function isHandle(value: unknown): value is Handle {
   return typeof value === "object" && value !== null && typeof (value as any).$forkless === "string";
 }
@@ -95,7 +113,20 @@ export function fromHandle(handle: Handle): SharedObject {
   }
   const revive = revivers.get(handle.$forkless);
   if (!revive) throw new HandleError(`fromHandle: unknown kind of forkless object ${JSON.stringify(handle.$forkless)}`);
-  return revive(handle);
+  const object = revive(handle);
+  const cls = handle.cls;
+  if (typeof cls === "string") {
+    const subclass = subclasses.get(cls);
+    if (!subclass) {
+      object.close();
+      throw new HandleError(
+        `fromHandle: the object is a ${cls} (a subclass of ${handle.$forkless}), which this process does not know: ` +
+          `call registerClass(${cls}) next to its definition, in a module this process imports`,
+      );
+    }
+    Object.setPrototypeOf(object, subclass.prototype);
+  }
+  return object;
 }
 
 export abstract class SharedObject {
@@ -172,7 +203,11 @@ export abstract class SharedObject {
   /** A structured-cloneable description to send to another thread, which rebuilds it with fromHandle(). */
   toHandle(): Handle {
     this._live();
-    return { $forkless: (this.constructor as typeof SharedObject).handleKind, p: this._p, g: this._g, ...this._handleExtras() };
+    const kind = (this.constructor as typeof SharedObject).handleKind;
+    const handle: Record<string, unknown> = { $forkless: kind, p: this._p, g: this._g, ...this._handleExtras() };
+    // A user subclass travels by name (see registerClass).
+    if (this.constructor.name !== kind) handle.cls = this.constructor.name;
+    return handle as Handle;
   }
 
   protected _handleExtras(): Record<string, unknown> {

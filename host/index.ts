@@ -2,7 +2,7 @@
 export { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier, Acquirable } from "./synchronize";
 export type { Held, BarrierOptions } from "./synchronize";
 export type { AcquireOptions } from "./options";
-export { SharedObject, fromHandle, isHandle } from "./handles";
+export { SharedObject, fromHandle, isHandle, registerClass } from "./handles";
 export type { Handle } from "./handles";
 export { configure, attach, runtime, memoryStats } from "./runtime";
 export type { RuntimeOptions, RuntimeShare, Runtime } from "./runtime";

@@ -54,8 +54,6 @@ async function boot(share: any, message: BootMessage): Promise<void> {
     parent,
     (code) => finish(code),
   );
-  const decoded = decodeTransferred(message.payload) as any;
-  side.post({ type: "started" });
 
   setImporting(message.moduleUrl);
   let module: any;
@@ -64,6 +62,9 @@ async function boot(share: any, message: BootMessage): Promise<void> {
   } finally {
     setImporting(undefined);
   }
+  // Decode after the import, so subclasses the module registers (registerClass) revive as themselves.
+  const decoded = decodeTransferred(message.payload) as any;
+  side.post({ type: "started" });
   const exported = module[message.exportName] ?? module.default?.[message.exportName];
   if (typeof exported !== "function") {
     throw new TypeError(
@@ -73,8 +74,18 @@ async function boot(share: any, message: BootMessage): Promise<void> {
   }
   const process = childProcessObject(exported, message, decoded);
   here.process = process;
-  await process.run();
-  // Like Python: wait for non-daemonic children; daemonic ones end with us.
+  try {
+    await process.run();
+  } catch (error) {
+    // Python's _bootstrap ends its children in a `finally`: a failed run() waits for them too.
+    if (!(error instanceof ExitSignal)) await endChildren();
+    throw error;
+  }
+  await endChildren();
+}
+
+/** Like Python: wait for non-daemonic children; daemonic ones end with us. */
+async function endChildren(): Promise<void> {
   for (const child of pendingChildren()) {
     if (processState(child).daemon) child.terminate();
   }
