@@ -15,3 +15,10 @@ execFileSync(
 );
 renameSync("build/forkless.opt.wasm", "build/forkless.wasm");
 checkModule("build/forkless.wasm");
+
+// The engine probe used by tests/host/engine.test.mjs (not shipped).
+execFileSync(
+  bin("asc"),
+  ["tests/engine/liftoff-probe.ts", "--config", "tests/engine/asconfig.json", "--target", "release", "--outFile", "build/liftoff-probe.wasm", "--textFile", "build/liftoff-probe.wat"],
+  { stdio: "inherit" },
+);
