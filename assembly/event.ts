@@ -1,6 +1,6 @@
 // Event. The word is (number of set() transitions << 1) | isSet, so a waiter that sleeps
 // through a set() followed quickly by clear() still sees that the event fired.
-import { SPIN_LIMIT, deadlineFrom, futexWait } from "./wait";
+import { deadlineFrom, futexWait, spinWhileEquals } from "./wait";
 
 export const EVENT_SIZE: i32 = 16;
 const WAITERS: usize = 4;
@@ -41,9 +41,7 @@ export function event_wait(p: i32, timeoutMs: f64): i32 {
 
 @inline(never)
 function eventSlow(p: usize, word: i32, timeoutMs: f64): i32 {
-  for (let i = 0; i < SPIN_LIMIT; i++) {
-    if (atomic.load<i32>(p) != word) return event_fired_since(<i32>p, word);
-  }
+  if (spinWhileEquals(p, word) && event_fired_since(<i32>p, word) == 1) return 1;
   const deadline = deadlineFrom(timeoutMs);
   atomic.add<i32>(p + WAITERS, 1);
   let fired = 0;

@@ -1,7 +1,7 @@
 // Lock and RLock. The lock word holds the owner's thread id (30 bits) plus a WAITERS bit,
 // the layout of a robust futex: uncontended acquire and release are one CAS / one XCHG,
 // and the owner is always known (RLock ownership, and owner-died detection later).
-import { SPIN_LIMIT, deadlineFrom, expired, futexWait, now } from "./wait";
+import { SPIN_ROUNDS, deadlineFrom, expired, futexWait, now, spinWhileEquals } from "./wait";
 import { LOCK_OWNER_DIED, thread_alive } from "./thread";
 
 export const LOCK_SIZE: i32 = 16;
@@ -41,8 +41,13 @@ function recoverFromDeadOwner(p: usize, word: i32): bool {
 @inline(never)
 function lockSlow(p: usize, id: i32, timeoutMs: f64): i32 {
   if (timeoutMs != 0) {
-    for (let i = 0; i < SPIN_LIMIT; i++) {
-      if (atomic.load<i32>(p) == 0 && atomic.cmpxchg<i32>(p, 0, id) == 0) return ACQUIRED;
+    for (let round = 0; round < SPIN_ROUNDS; round++) {
+      const word = atomic.load<i32>(p);
+      if (word == 0) {
+        if (atomic.cmpxchg<i32>(p, 0, id) == 0) return ACQUIRED;
+        continue;
+      }
+      if ((word & WAITERS) != 0 || !spinWhileEquals(p, word)) break; // others already sleep, or it stays held
     }
   }
   const deadline = deadlineFrom(timeoutMs);

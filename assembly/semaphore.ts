@@ -1,6 +1,6 @@
 // Counting semaphore; bounded when max >= 0. The waiters count lets release skip
 // the notify system call when nobody sleeps.
-import { SPIN_LIMIT, deadlineFrom, futexWait } from "./wait";
+import { SPIN_ROUNDS, deadlineFrom, futexWait, spinWhileEquals } from "./wait";
 
 export const SEMAPHORE_SIZE: i32 = 16;
 const WAITERS: usize = 4;
@@ -29,8 +29,9 @@ export function sem_acquire(p: i32, timeoutMs: f64): i32 {
 
 @inline(never)
 function semSlow(p: usize, timeoutMs: f64): i32 {
-  for (let i = 0; i < SPIN_LIMIT; i++) {
-    if (atomic.load<i32>(p) > 0 && sem_try(<i32>p) == 1) return 1;
+  for (let round = 0; round < SPIN_ROUNDS; round++) {
+    if (sem_try(<i32>p) == 1) return 1;
+    if (!spinWhileEquals(p, 0)) break;
   }
   const deadline = deadlineFrom(timeoutMs);
   while (true) {

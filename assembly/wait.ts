@@ -5,8 +5,16 @@
 @external("env", "now")
 export declare function now(): f64;
 
-/** Polls before parking: bounded, because on 2 vCPUs an unbounded spin can cost a scheduler tick. */
-export const SPIN_LIMIT: i32 = 256;
+/**
+ * How long a waiter polls before parking. A park/wake costs tens of µs and a spinning
+ * round trip under 1 µs, so a few µs of polling catches a partner that answers quickly;
+ * the bound matters because on 2 vCPUs an unbounded spin can cost a whole scheduler tick.
+ */
+export const SPIN_MS: f64 = 0.02;
+/** Polls between clock reads while spinning (reading the host clock costs a call). */
+export const SPIN_CHUNK: i32 = 128;
+/** Attempts an acquirer makes when the word keeps changing under it (others win the race). */
+export const SPIN_ROUNDS: i32 = 32;
 
 export const FOREVER: f64 = -1;
 
@@ -37,12 +45,17 @@ export function futexWait(ptr: usize, expected: i32, deadline: f64): bool {
   return true;
 }
 
-/** Spins until the i32 at ptr differs from value or the bound is hit; true if it changed. */
+/** Polls until the i32 at ptr differs from value (true) or SPIN_MS has passed (false). */
 export function spinWhileEquals(ptr: usize, value: i32): bool {
-  for (let i = 0; i < SPIN_LIMIT; i++) {
-    if (atomic.load<i32>(ptr) != value) return true;
+  let start: f64 = -1;
+  while (true) {
+    for (let i = 0; i < SPIN_CHUNK; i++) {
+      if (atomic.load<i32>(ptr) != value) return true;
+    }
+    const t = now();
+    if (start < 0) start = t;
+    else if (t - start >= SPIN_MS) return false;
   }
-  return false;
 }
 
 export function wakeAll(ptr: usize): void {

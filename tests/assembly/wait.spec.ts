@@ -1,4 +1,4 @@
-import { FOREVER, SPIN_LIMIT, now, deadlineFrom, expired, futexWait, spinWhileEquals, wakeAll } from "../../assembly/wait";
+import { FOREVER, SPIN_CHUNK, SPIN_MS, now, deadlineFrom, expired, futexWait, spinWhileEquals, wakeAll } from "../../assembly/wait";
 import { arena_ready } from "../../assembly/arena";
 import { alloc, since } from "./support";
 
@@ -88,8 +88,9 @@ describe("futexWait", () => {
 });
 
 describe("spinWhileEquals / wakeAll", () => {
-  test("spinWhileEquals: true when the word differs, false after SPIN_LIMIT polls when it does not", () => {
-    expect(SPIN_LIMIT).toBeGreaterThan(0);
+  test("spinWhileEquals: true when the word differs, false after SPIN_MS of polling when it does not", () => {
+    expect(SPIN_CHUNK).toBeGreaterThan(0);
+    expect(SPIN_MS).toBeGreaterThan(0);
     const p = alloc(16, KIND_WORD);
     store<i32>(<usize>p, 3);
     expect(spinWhileEquals(<usize>p, 2)).toBe(true);
