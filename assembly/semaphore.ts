@@ -1,12 +1,13 @@
 // Counting semaphore; bounded when max >= 0. The waiters count lets release skip
 // the notify system call when nobody sleeps.
-import { SPIN_ROUNDS, deadlineFrom, futexWait, spinWhileEquals } from "./wait";
+import { SPIN_ROUNDS, deadlineFrom, expired, futexWait, now, spinWhileEquals } from "./wait";
 
 export const SEMAPHORE_SIZE: i32 = 16;
 const WAITERS: usize = 4;
 const MAX: usize = 8;
 
 export const E_OVER_RELEASE: i32 = -1;
+const RECHECK_MS: f64 = 100;
 
 export function sem_init(p: i32, value: i32, max: i32): void {
   atomic.store<i32>(<usize>p + MAX, max);
@@ -36,10 +37,13 @@ function semSlow(p: usize, timeoutMs: f64): i32 {
   const deadline = deadlineFrom(timeoutMs);
   while (true) {
     if (sem_try(<i32>p) == 1) return 1;
+    if (expired(deadline)) return 0;
     atomic.add<i32>(p + WAITERS, 1);
-    const inTime = futexWait(p, 0, deadline);
+    // release(n) wakes n sleepers; one may be a thread being terminated, whose wake is lost.
+    // Re-checking every RECHECK_MS bounds what that can cost a live waiter.
+    const recheck = now() + RECHECK_MS;
+    futexWait(p, 0, deadline < 0 || recheck < deadline ? recheck : deadline);
     atomic.sub<i32>(p + WAITERS, 1);
-    if (!inTime) return sem_try(<i32>p);
   }
 }
 

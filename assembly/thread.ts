@@ -10,6 +10,9 @@ export const KIND_RLOCK: i32 = 2;
 export const KIND_CONDITION: i32 = 6;
 export const KIND_BARRIER: i32 = 7;
 export const KIND_THREAD: i32 = 8;
+/** Message rings (host/handles.ts Kind.Queue … Kind.Channel): put lock at +0, get lock at +4. */
+const KIND_QUEUE: i32 = 11;
+const KIND_CHANNEL: i32 = 14;
 export const THREAD_SIZE: i32 = 32;
 
 export const RUNNING: i32 = 1;
@@ -138,14 +141,11 @@ export function thread_reap(id: i32): i32 {
     const p = header + HEADER;
     if (refs > 0) {
       if (kind == KIND_LOCK || kind == KIND_RLOCK) {
-        const word = atomic.load<i32>(p);
-        const owner = word & LOCK_ID_MASK;
-        if (owner != 0 && (word & LOCK_OWNER_DIED) == 0 && atomic.load<i32>(record(owner) + STATE) == DEAD) {
-          if (atomic.cmpxchg<i32>(p, word, LOCK_OWNER_DIED | owner) == word) {
-            atomic.notify(p, -1);
-            recovered++;
-          }
-        }
+        recovered += markOwnerDied(p);
+      } else if (kind >= KIND_QUEUE && kind <= KIND_CHANNEL) {
+        // A ring's put and get locks: marked now, before the dead thread's id can be reused
+        // by a new process (which would make the lock look held by a live owner forever).
+        recovered += markOwnerDied(p) + markOwnerDied(p + 4);
       } else if (kind == KIND_THREAD && atomic.load<i32>(p + STATE) == DEAD) {
         repairBlocked(p);
       }
@@ -160,6 +160,19 @@ export function thread_reap(id: i32): i32 {
     block_release(orphan, <i32>(atomic.load<i64>(<usize>orphan - HEADER + 8) >>> 32));
   }
   return recovered;
+}
+
+/** If the lock word at p names a DEAD owner, marks it owner-died and wakes its waiters: 1 if it did. */
+function markOwnerDied(p: usize): i32 {
+  const word = atomic.load<i32>(p);
+  const owner = word & LOCK_ID_MASK;
+  if (owner != 0 && (word & LOCK_OWNER_DIED) == 0 && atomic.load<i32>(record(owner) + STATE) == DEAD) {
+    if (atomic.cmpxchg<i32>(p, word, LOCK_OWNER_DIED | owner) == word) {
+      atomic.notify(p, -1);
+      return 1;
+    }
+  }
+  return 0;
 }
 
 function takeOrphan(): i32 {
@@ -192,6 +205,11 @@ function repairBlocked(r: usize): void {
       if (tokens <= waiters) break;
       if (atomic.cmpxchg<i32>(at + 8, tokens, waiters) == tokens) break;
     }
+    // A thread that is being terminated can sit in the futex queue for a while after its
+    // interrupt, and a notify(n) that reached it would be lost to the live waiters: wake
+    // every sleeper now, so the dying one is no longer counted; live ones find no token
+    // (the sequence did not change) and sleep again.
+    atomic.notify(at, -1);
   } else if (kind == KIND_BARRIER) {
     barrierBreakIfGen(<i32>at, atomic.load<i32>(r + BLOCKED_EXTRA));
   }

@@ -87,7 +87,7 @@ function usage(error) {
 
 /** Figure modules listed here come first, in this order; the others follow alphabetically. */
 const FILE_ORDER = ["lock.mjs", "event.mjs"];
-const UNITS = new Set(["ns/op", "ops/s", "µs/round trip", "s"]);
+const UNITS = new Set(["ns/op", "ops/s", "µs/round trip", "s", "msg/s", "MB/s", "ms"]);
 
 async function loadDefinitions() {
   const dir = new URL("figures/", here);

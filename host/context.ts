@@ -61,7 +61,8 @@ export function setWarmPoolSize(size: number): void {
   while (state.pool.length > size) state.pool.pop()!.terminate();
 }
 
-function workerUrl(): URL {
+/** forkless's worker entry, next to this bundle (every bundler understands this pattern). */
+export function workerUrl(): URL {
   return new URL("./worker.mjs", import.meta.url);
 }
 
@@ -76,7 +77,14 @@ function refill(): void {
   setTimeout(() => {
     state.refilling = false;
     while (state.pool.length < state.poolSize && getStartMethod() === "warm") {
-      const worker = bootWorker();
+      let worker: WorkerLike;
+      try {
+        worker = bootWorker();
+      } catch {
+        // This host cannot start workers (not isolated, DataCloneError, …): start() will boot
+        // one itself and throw the diagnosis to its caller, instead of an uncaught error here.
+        break;
+      }
       worker.setKeepAlive(false); // an idle warm worker must not keep the program alive
       state.pool.push(worker);
     }
@@ -85,6 +93,11 @@ function refill(): void {
 
 function drainPool(): void {
   for (const worker of state.pool.splice(0)) worker.terminate();
+}
+
+/** Boots the warm pool ahead of the first start() (called when a Process is created). */
+export function prewarm(method: StartMethod | undefined): void {
+  if ((method ?? getStartMethod()) === "warm" && state.pool.length < state.poolSize) refill();
 }
 
 /** Starts a worker for the child described by boot. */

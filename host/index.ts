@@ -46,3 +46,5 @@ export { Queue, SimpleQueue, JoinableQueue } from "./queues";
 export type { QueueOptions } from "./queues";
 export { Pipe, Connection } from "./connection";
 export type { PipeOptions } from "./connection";
+export { support } from "./support";
+export type { SupportReport } from "./support";

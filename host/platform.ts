@@ -1,5 +1,6 @@
 // The thin layer that differs between Node and browsers: clock, whether this thread may
 // block, asynchronous waiting, and engine workarounds.
+import { UnsupportedEnvironmentError } from "./errors";
 
 // `using` needs Symbol.dispose; engines before 2025 lack it (Node 20 has it, WebKit 18 not).
 (Symbol as any).dispose ??= Symbol.for("Symbol.dispose");
@@ -112,41 +113,104 @@ export function startWorker(url: URL, data: unknown): WorkerLike {
   if (isNode) {
     const { Worker } = nodeProcess!.getBuiltinModule!("node:worker_threads");
     const worker = new Worker(url, { workerData: data });
+    let keepAlive = true;
     return {
       post: (message) => worker.postMessage(message),
-      onMessage: (listener) => worker.on("message", listener),
+      onMessage: (listener) => {
+        worker.on("message", listener);
+        // Adding a 'message' listener refs the worker's port again: keep what setKeepAlive chose.
+        if (!keepAlive) worker.unref();
+      },
       onExit: (listener) => worker.once("exit", listener),
       terminate: () => void worker.terminate(),
-      setKeepAlive: (keep) => (keep ? worker.ref() : worker.unref()),
+      setKeepAlive: (keep) => {
+        keepAlive = keep;
+        if (keep) worker.ref();
+        else worker.unref();
+      },
     };
   }
   const WebWorker = (globalThis as any).Worker;
   if (typeof WebWorker !== "function") {
-    throw new Error("forkless: this thread cannot start workers (no Worker constructor here)");
+    throw new UnsupportedEnvironmentError(
+      typeof (globalThis as any).WorkerGlobalScope === "function"
+        ? "forkless: this worker cannot start workers (no Worker constructor in workers: nested workers need Safari/iOS 15.5 or later); start processes from the page instead"
+        : "forkless: this thread cannot start workers (no Worker constructor here)",
+    );
   }
   // Web Workers have no exit event: the child posts { type: "exit" } as its last message,
   // and an uncaught error counts as exit code 1.
-  const worker = new WebWorker(url, { type: "module" });
+  let worker: any;
+  try {
+    worker = new WebWorker(url, { type: "module" });
+  } catch (error) {
+    throw new UnsupportedEnvironmentError(
+      `forkless could not start a module worker from ${url.href} (${String((error as any)?.message ?? error)}): ` +
+        "module workers need Safari/iOS 15 or later, and the page's CSP must allow it (worker-src 'self')",
+      { cause: error },
+    );
+  }
+  const messageListeners: ((message: any) => void)[] = [];
   const exitListeners: ((code: number) => void)[] = [];
   let exited = false;
+  let exitCode = 1;
+  let heard = false;
+  let lateFailure: unknown;
   const exit = (code: number) => {
     if (exited) return;
     exited = true;
+    exitCode = code;
     worker.terminate();
     for (const listener of exitListeners) listener(code);
   };
   worker.addEventListener("message", (event: MessageEvent) => {
-    if (event.data?.type === "exit") exit(event.data.code);
+    heard = true;
+    const message = event.data;
+    for (const listener of messageListeners) listener(message);
+    if (message?.type === "exit") exit(message.code);
   });
   worker.addEventListener("error", (event: ErrorEvent) => {
     event.preventDefault?.();
+    if (exited) return;
+    // A worker that never spoke failed to load: say which script and the usual causes.
+    const failure = {
+      name: heard ? "Error" : "WorkerLoadError",
+      message: heard
+        ? event.message || "uncaught error in the worker"
+        : `the worker script ${url.href} failed to load or to evaluate${event.message ? ` (${event.message})` : ""}; ` +
+          "check that it is served (as text/javascript) from the page's origin with the same " +
+          "Cross-Origin-Embedder-Policy / Cross-Origin-Resource-Policy headers, and that a CSP allows it (worker-src 'self')",
+    };
+    lateFailure = { type: "failure", failure };
+    for (const listener of messageListeners) listener(lateFailure);
     exit(1);
   });
-  worker.postMessage({ type: "init", data });
+  try {
+    worker.postMessage({ type: "init", data });
+  } catch (error) {
+    worker.terminate();
+    exited = true;
+    throw new UnsupportedEnvironmentError(
+      `forkless cannot send its shared WebAssembly.Memory to a worker (${(error as any)?.name ?? "Error"}: ` +
+        `${(error as any)?.message ?? error}). WebKit refuses this while it hides SharedArrayBuffer: WebKitGTK/WPE ` +
+        "need JSC_useSharedArrayBuffer=1 in the environment; Safari and WKWebView need 15.2 or later and a cross-origin " +
+        "isolated page (COOP same-origin + COEP require-corp). Run `await support()` for a full report",
+      { cause: error },
+    );
+  }
   return {
-    post: (message) => worker.postMessage(message),
-    onMessage: (listener) => worker.addEventListener("message", (event: MessageEvent) => listener(event.data)),
-    onExit: (listener) => void exitListeners.push(listener),
+    post: (message) => {
+      if (!exited) worker.postMessage(message);
+    },
+    onMessage: (listener) => {
+      messageListeners.push(listener);
+      // A pre-booted (warm) worker may have failed before anyone listened: tell the newcomer.
+      if (lateFailure !== undefined) queueMicrotask(() => listener(lateFailure));
+    },
+    onExit: (listener) => {
+      exitListeners.push(listener);
+      if (exited) queueMicrotask(() => listener(exitCode));
+    },
     terminate: () => exit(1),
     setKeepAlive: () => {},
   };
@@ -182,16 +246,38 @@ export function workerSide(): WorkerSide {
     };
     scope.addEventListener("message", first);
   });
+  // A message this engine could not deserialize (WebKit: a shared Memory or a Module) would
+  // otherwise leave the child waiting for its init forever: report it and end.
+  scope.addEventListener("messageerror", () => {
+    scope.postMessage({
+      type: "failure",
+      failure: {
+        name: "UnsupportedEnvironmentError",
+        message:
+          "forkless: this worker could not receive a message from its parent (messageerror): the engine cannot " +
+          "deserialize a shared WebAssembly.Memory here (WebKit: JSC_useSharedArrayBuffer=1; Safari/iOS 15.2 or later, " +
+          "on a cross-origin isolated page)",
+      },
+    });
+    exitWorker(1);
+  });
+  const exitWorker = (code: number): never => {
+    scope.postMessage({ type: "exit", code });
+    scope.close();
+    // Like process.exit in a Node worker, nothing after exit() may run — not even the caller's
+    // catch or finally blocks — so park this thread until the parent, which has our exit
+    // message, terminates it. (Workers may block; if this one may not, unwind instead.)
+    try {
+      const parked = new Int32Array(new SharedArrayBuffer(4));
+      for (;;) Atomics.wait(parked, 0, 0);
+    } catch {}
+    throw new ExitSignal(code);
+  };
   return {
     data,
     post: (message) => scope.postMessage(message),
     onMessage: (listener) => scope.addEventListener("message", (event: MessageEvent) => listener(event.data)),
-    exit: (code) => {
-      scope.postMessage({ type: "exit", code });
-      scope.close();
-      // Nothing after close() may run user code: stop this task here.
-      throw new ExitSignal(code);
-    },
+    exit: exitWorker,
   };
 }
 

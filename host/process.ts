@@ -9,7 +9,7 @@ import { checkTimeout, remaining, FOREVER } from "./options";
 import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep, type WorkerLike } from "./platform";
 import { encodeForTransfer } from "./serialize";
 import { THREAD_EXITED, THREAD_RUNNING } from "./exports";
-import { launch, resolveStartMethod, type StartMethod } from "./context";
+import { launch, prewarm, resolveStartMethod, type StartMethod } from "./context";
 
 export interface ProcessOptions {
   /** The function run() calls; must be exported from `module`. Omit when overriding run(). */
@@ -175,6 +175,7 @@ export class Process {
     state.module = module === undefined ? undefined : moduleUrl(module);
     state.startMethod = startMethod === undefined ? undefined : resolveStartMethod(startMethod);
     states.set(this, state);
+    prewarm(state.startMethod);
   }
 
   /** The process's work. The default calls target(...args, kwargs?); override it in a subclass. */
@@ -262,6 +263,8 @@ export class Process {
     }
     state.started = true;
     here.children.add(this);
+    // Like Python, the program waits for non-daemonic children at exit, and daemonic ones end with it.
+    if (state.daemon) state.worker.setKeepAlive(false);
     state.worker.onMessage((message) => this._onMessage(state, message));
     state.worker.onExit((code) => this._finalize(state, code));
   }

@@ -4,7 +4,7 @@
 import wasmBase64 from "forkless:wasm";
 import type { WasmExports } from "./exports";
 import { UnsupportedEnvironmentError, ValueError } from "./errors";
-import { applyEngineWorkarounds, decodeBase64, now } from "./platform";
+import { applyEngineWorkarounds, decodeBase64, isNode, now } from "./platform";
 
 const PAGE = 65536;
 /** What the module declares for its imported memory; a runtime may choose less. */
@@ -26,10 +26,15 @@ export interface ThreadRecord {
 export const KIND_THREAD = 8;
 export const THREAD_RECORD_BYTES = 32;
 
-/** What another thread needs to join this runtime; structured-cloneable (postMessage / workerData). */
+/**
+ * What another thread needs to join this runtime; structured-cloneable (postMessage / workerData).
+ * `module` is left out in browsers: some WebKit builds refuse to post a WebAssembly.Module
+ * (DataCloneError), and every copy of forkless carries the module's bytes, so the other
+ * thread compiles its own.
+ */
 export interface RuntimeShare {
   readonly memory: WebAssembly.Memory;
-  readonly module: WebAssembly.Module;
+  readonly module?: WebAssembly.Module;
 }
 
 export class Runtime {
@@ -47,7 +52,7 @@ export class Runtime {
   constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, maxPages: number, record?: ThreadRecord) {
     this.memory = memory;
     this.module = module;
-    const instance = new WebAssembly.Instance(module, { env: { memory, now } });
+    const instance = wasmStep("instantiate", () => new WebAssembly.Instance(module, { env: { memory, now } }));
     this.exports = instance.exports as unknown as WasmExports;
     if (this.exports.arena_init(maxPages) < 0) {
       throw new UnsupportedEnvironmentError("forkless: the shared memory is smaller than the arena header");
@@ -77,7 +82,7 @@ export class Runtime {
   }
 
   share(): RuntimeShare {
-    return { memory: this.memory, module: this.module };
+    return isNode ? { memory: this.memory, module: this.module } : { memory: this.memory };
   }
 }
 
@@ -87,26 +92,96 @@ const slot = Symbol.for("forkless.runtime");
 type Slot = { current?: Runtime; compiled?: WebAssembly.Module };
 const state: Slot = ((globalThis as any)[slot] ??= {});
 
+/** Diagnosis texts shared with support(): what is missing, and how to fix it. */
+export const FIX = {
+  isolation:
+    "serve the page and its worker scripts (forkless's worker.mjs and the modules your processes import) with the headers " +
+    "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp' " +
+    "(from http://localhost or https; file:// pages are never isolated; in an iOS app, load the page from an in-app " +
+    "loopback HTTP server that sends them, see docs/wkwebview.md)",
+  webkitHidden:
+    "this page is cross-origin isolated, yet the engine hides SharedArrayBuffer: WebKitGTK/WPE need the environment " +
+    "variable JSC_useSharedArrayBuffer=1 in the process that starts the web view (WebKitWebDriver, MiniBrowser, your app); " +
+    "Safari and WKWebView need iOS/macOS Safari 15.2 or later",
+  wasm:
+    "WebAssembly is not available in this engine: iOS/macOS Lockdown Mode turns it off (exclude the app or site from " +
+    "Lockdown Mode), as do JIT-less engines (nodejs-mobile on iOS) and some enterprise policies",
+  csp:
+    "the page's Content-Security-Policy forbids WebAssembly: add 'wasm-unsafe-eval' to script-src " +
+    "(e.g. \"script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'\"); 'unsafe-eval' is not needed, forkless never evals code",
+};
+
+function isCspRefusal(error: unknown): boolean {
+  const text = String((error as any)?.message ?? error);
+  return /content.security.policy|unsafe-eval/i.test(text);
+}
+
+/** Runs a WebAssembly step, turning a CSP refusal into an error that says what to add. */
+function wasmStep<T>(what: string, step: () => T): T {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.Module !== "function") {
+    throw new UnsupportedEnvironmentError(`forkless cannot ${what} its WebAssembly module: ${FIX.wasm}.`);
+  }
+  try {
+    return step();
+  } catch (error) {
+    if (isCspRefusal(error)) {
+      throw new UnsupportedEnvironmentError(`forkless cannot ${what} its WebAssembly module: ${FIX.csp}.`, { cause: error });
+    }
+    throw error;
+  }
+}
+
 function compileModule(): WebAssembly.Module {
   if (!state.compiled) {
     applyEngineWorkarounds();
-    state.compiled = new WebAssembly.Module(decodeBase64(wasmBase64) as BufferSource);
+    state.compiled = wasmStep("compile", () => new WebAssembly.Module(decodeBase64(wasmBase64) as BufferSource));
   }
   return state.compiled;
 }
 
-function checkSharedMemory(): void {
-  if (typeof SharedArrayBuffer === "undefined") {
-    const isolated = (globalThis as any).crossOriginIsolated;
-    throw new UnsupportedEnvironmentError(
-      isolated === false
-        ? "forkless needs SharedArrayBuffer, which this page only gets when cross-origin isolated: " +
-            "serve it (and its worker scripts) with 'Cross-Origin-Opener-Policy: same-origin' and " +
-            "'Cross-Origin-Embedder-Policy: require-corp'."
-        : "forkless needs SharedArrayBuffer, which this engine hides (WebKit: set JSC_useSharedArrayBuffer=1, " +
-            "or serve the page cross-origin isolated).",
-    );
+/** Why forkless's module cannot be compiled and instantiated here (no WebAssembly, a CSP), with the fix; else undefined. */
+export function wasmProblem(): string | undefined {
+  try {
+    compileModule();
+    // WebKit's CSP check comes at instantiation, not compilation: try the smallest module there is.
+    wasmStep("instantiate", () => new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))));
+    return undefined;
+  } catch (error) {
+    return String((error as any)?.message ?? error);
   }
+}
+
+/** Why shared memory is unavailable here, with the fix; undefined when it is available. */
+export function sharedMemoryProblem(): string | undefined {
+  if (typeof SharedArrayBuffer !== "undefined") return undefined;
+  const isolated = (globalThis as any).crossOriginIsolated;
+  if (isolated === true) return `forkless needs SharedArrayBuffer: ${FIX.webkitHidden}.`;
+  if (isolated === false) {
+    return `forkless needs SharedArrayBuffer, which a page only gets when cross-origin isolated (self.crossOriginIsolated is false): ${FIX.isolation}.`;
+  }
+  return "forkless needs SharedArrayBuffer, which this JavaScript engine does not provide (browsers: serve the page cross-origin isolated; Node 16 or later has it).";
+}
+
+function checkSharedMemory(): void {
+  const problem = sharedMemoryProblem();
+  if (problem) throw new UnsupportedEnvironmentError(problem);
+}
+
+function createMemory(initial: number, maximum: number): WebAssembly.Memory {
+  return wasmStep("create the shared memory for", () => {
+    try {
+      return new WebAssembly.Memory({ initial, maximum, shared: true } as WebAssembly.MemoryDescriptor);
+    } catch (error) {
+      if (error instanceof RangeError) {
+        throw new UnsupportedEnvironmentError(
+          `forkless could not reserve a shared memory of up to ${maximum * PAGE} bytes (${error.message}); ` +
+            "mobile engines reserve the maximum up front: call configure({ maxMemoryBytes: 64 << 20 }) (or less) before creating any object",
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  });
 }
 
 function pagesFor(bytes: number, what: string): number {
@@ -129,8 +204,9 @@ export function configure(options: RuntimeOptions = {}): Runtime {
   if (initial > maximum) {
     throw new RangeError("forkless.configure: initialMemoryBytes must not exceed maxMemoryBytes");
   }
-  const memory = new WebAssembly.Memory({ initial, maximum, shared: true } as WebAssembly.MemoryDescriptor);
-  state.current = new Runtime(memory, compileModule(), maximum);
+  const module = compileModule();
+  const memory = createMemory(initial, maximum);
+  state.current = new Runtime(memory, module, maximum);
   return state.current;
 }
 
@@ -141,11 +217,17 @@ export function attach(share: RuntimeShare, record?: ThreadRecord): Runtime {
     if (current.memory === share?.memory) return current;
     throw new ValueError("forkless.attach: this thread is already attached to another shared memory");
   }
-  if (!share || !(share.memory instanceof WebAssembly.Memory) || !(share.module instanceof WebAssembly.Module)) {
+  checkSharedMemory();
+  if (
+    !share ||
+    typeof WebAssembly !== "object" ||
+    !(share.memory instanceof WebAssembly.Memory) ||
+    (share.module !== undefined && !(share.module instanceof WebAssembly.Module))
+  ) {
     throw new TypeError("forkless.attach: expected the object returned by runtime().share() in the other thread");
   }
   applyEngineWorkarounds();
-  state.current = new Runtime(share.memory, share.module, 0, record);
+  state.current = new Runtime(share.memory, share.module ?? compileModule(), 0, record);
   return state.current;
 }
 

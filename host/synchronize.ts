@@ -288,7 +288,8 @@ export class Semaphore extends Acquirable {
       if (left === 0) return false;
       ex.sem_park(this._live());
       try {
-        await waitAsync(this._rt.int32(), p >> 2, 0, left);
+        // Capped: a release's wake may go to a thread being terminated (see semSlow).
+        await waitAsync(this._rt.int32(), p >> 2, 0, Math.min(left, 100));
       } finally {
         ex.sem_unpark(p);
       }
@@ -451,7 +452,8 @@ export class Condition extends Acquirable {
     return this._lock.acquire(options);
   }
 
-  acquireAsync(options?: { timeout?: number }): Promise<boolean> {
+  // async, so that a closed condition rejects like every other *Async method instead of throwing.
+  async acquireAsync(options?: { timeout?: number }): Promise<boolean> {
     this._live();
     return this._lock.acquireAsync(options);
   }
@@ -493,7 +495,10 @@ export class Condition extends Acquirable {
       const left = remaining(deadline, now());
       let timedOut = left === 0;
       if (!timedOut && ex.cond_seq(c) === seq) {
-        timedOut = (await waitAsync(this._rt.int32(), c >> 2, seq, left)) === "timed-out";
+        // Atomics.waitAsync's timer may fire up to ~1 ms before now() reaches the deadline:
+        // judge the timeout by the clock, so it is never reported early.
+        await waitAsync(this._rt.int32(), c >> 2, seq, left);
+        timedOut = remaining(deadline, now()) === 0;
       }
       await this._lock.acquireAsync();
       if (this._isRLock) ex.rlock_set_depth(lockP, depth);
@@ -639,10 +644,12 @@ export class Barrier extends SharedObject {
         const gen = ex.barrier_gen(p);
         if ((gen & 0x7fff) !== gen16) break;
         const left = remaining(deadline, now());
-        if (left === 0 || (await waitAsync(this._rt.int32(), genIndex, gen, left)) === "timed-out") {
+        if (left === 0) {
           if (ex.barrier_timeout(p, gen16) === 1) return index;
           throw this._broken();
         }
+        // The timer may fire a little before the deadline by now(): the loop checks again.
+        await waitAsync(this._rt.int32(), genIndex, gen, left);
       }
       if (ex.barrier_status(p, gen16) === 1) return index;
       throw this._broken();

@@ -16,6 +16,7 @@ import {
   type ProcessFailure,
 } from "./process";
 import { ExitSignal, workerSide } from "./platform";
+import { probeReport } from "./support";
 
 const side = workerSide();
 
@@ -59,6 +60,12 @@ async function boot(share: any, message: BootMessage): Promise<void> {
   let module: any;
   try {
     module = await import(/* @vite-ignore */ message.moduleUrl);
+  } catch (error) {
+    // WebKit's "Importing a module script failed." does not say which module.
+    if (error instanceof Error && !error.message.includes(message.moduleUrl)) {
+      error.message = `could not import ${message.moduleUrl} (to find ${message.exportName}): ${error.message}`;
+    }
+    throw error;
   } finally {
     setImporting(undefined);
   }
@@ -96,11 +103,27 @@ async function endChildren(): Promise<void> {
 
 async function main(): Promise<void> {
   const data = await side.data;
+  if (data?.probe) {
+    // support() asked what this worker received and can do; it is not a process.
+    side.post(probeReport(data));
+    return side.exit(0);
+  }
   const message: BootMessage = data.boot ?? (await new Promise((resolve) => side.onMessage((m) => m?.type === "boot" && resolve(m))));
   const g = globalThis as any;
   if (g.process?.on) {
     g.process.on("uncaughtException", fail);
     g.process.on("unhandledRejection", fail);
+  } else if (typeof g.addEventListener === "function") {
+    // Web Workers: what Node's handlers do above, so a stray rejection ends the process with 1.
+    g.addEventListener("unhandledrejection", (event: any) => {
+      event.preventDefault?.();
+      fail(event.reason);
+    });
+    g.addEventListener("error", (event: any) => {
+      if (event.error instanceof ExitSignal) return;
+      event.preventDefault?.();
+      fail(event.error ?? new Error(event.message));
+    });
   }
   try {
     await boot(data.share, message);

@@ -57,6 +57,11 @@ export const units = {
   "ns/op": ({ n, ms }) => (ms * 1e6) / n,
   "µs/round trip": ({ n, ms }) => (ms * 1e3) / n,
   "ops/s": ({ n, ms }) => n / (ms / 1e3),
+  "msg/s": ({ n, ms }) => n / (ms / 1e3),
+  /** n counts bytes. */
+  "MB/s": ({ n, ms }) => n / 1e6 / (ms / 1e3),
+  /** ms per operation (process starts). */
+  ms: ({ n, ms }) => ms / n,
 };
 
 export function converter(unit) {

@@ -1,0 +1,38 @@
+// Shared memory exhaustion: a worker with its own 2 MiB runtime allocates until
+// OutOfSharedMemoryError, whose message says how to fix it; closing objects makes room again.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runWorkers } from "./helpers/workers.mjs";
+
+const MAX = 2 * 1024 * 1024;
+
+let result;
+
+test("allocating past maxMemoryBytes throws OutOfSharedMemoryError; closing objects makes room again", async () => {
+  const [r] = await runWorkers("misc.mjs", "exhaust", [{ maxMemoryBytes: MAX }], { attach: false });
+  result = r;
+  assert.match(r.zeroMax, /^RangeError: forkless.configure: maxMemoryBytes must be a positive number of bytes; got 0/);
+  assert.match(r.initialAboveMax, /^RangeError: .*initialMemoryBytes must not exceed maxMemoryBytes/);
+  assert.equal(r.again, 10, "after closing 10 Locks, exactly 10 new ones fit");
+  assert.equal(r.isOutOfMemory, true, `expected OutOfSharedMemoryError, got ${r.name}: ${r.message}`);
+  assert.equal(r.name, "OutOfSharedMemoryError");
+  assert.match(r.message, /^Lock: the shared memory is full/);
+  assert.match(r.message, /close objects you no longer need, or raise maxMemoryBytes in configure\(\)/);
+  assert.match(r.message, new RegExp(`of ${MAX}\\b`), "the message names the limit");
+  // The limit was the one configured, and it was really reached.
+  assert.equal(r.start.maxMemoryBytes, MAX);
+  assert.equal(r.full.memoryBytes, MAX);
+  assert.ok(r.count > 50_000, `only ${r.count} Locks fit in 2 MiB`);
+  assert.ok(r.full.bytes > MAX - 64 * 1024, `the arena gave up with ${r.full.bytes} of ${MAX} bytes in use`);
+  assert.deepEqual(r.others, ["OutOfSharedMemoryError", "OutOfSharedMemoryError", "OutOfSharedMemoryError", "OutOfSharedMemoryError"]);
+  assert.equal(r.afterRefill, "OutOfSharedMemoryError", "the 11th Lock after closing 10 must not fit");
+  assert.equal(r.end.blocks, r.start.blocks, "every Lock closed: back to the blocks at the start");
+});
+
+// Known limitation, reported: free blocks are kept per size class and never merged, so once
+// the memory was filled with 32-byte blocks (Lock), a 64-byte one (Barrier) never fits again,
+// even with every object closed.
+test("after filling the memory with small objects and closing them all, a larger object fits", { todo: "the arena does not coalesce freed blocks of another size class" }, () => {
+  assert.ok(result, "the previous test did not run");
+  assert.equal(result.barrierAfterClose, "allocated");
+});
