@@ -6,7 +6,7 @@ import { Kind, SharedObject, isAdopting, registerKind, type Handle } from "./han
 import { Ring, END_OF_FILE, RING_EOF_WHEN_NO_WRITERS } from "./queues";
 import { BufferTooShortError, EOFError, MessageTooLongError, ValueError } from "./errors";
 import { FOREVER, checkTimeout, remaining } from "./options";
-import { now } from "./platform";
+import { mayBlock, now } from "./platform";
 import type { Sentinel } from "./process";
 
 const DEFAULT_CAPACITY = 256 * 1024;
@@ -109,8 +109,8 @@ export class Connection extends SharedObject implements Sentinel {
   static _make(input: Channel | null, output: Channel | null): Connection {
     const connection = Object.create(Connection.prototype) as Connection;
     connection._allocate(Kind.Connection, 16);
-    connection._in = input && Channel.fromHandle(input.toHandle());
-    connection._out = output && Channel.fromHandle(output.toHandle());
+    connection._in = input && Channel.fromHandle(input.toHandle())._ownedBy();
+    connection._out = output && Channel.fromHandle(output.toHandle())._ownedBy();
     connection._out?.writers(1);
     return connection;
   }
@@ -121,8 +121,8 @@ export class Connection extends SharedObject implements Sentinel {
     const input = handle?.in ? Channel.fromHandle(handle.in as Handle) : null;
     const output = handle?.out ? Channel.fromHandle(handle.out as Handle) : null;
     connection._open(Kind.Connection, handle, "Connection");
-    connection._in = input;
-    connection._out = output;
+    connection._in = input?._ownedBy() ?? null;
+    connection._out = output?._ownedBy() ?? null;
     // An adopted connection takes over the writer count its in-flight copy already holds.
     if (!adopting) output?.writers(1);
     return connection;
@@ -163,8 +163,8 @@ export class Connection extends SharedObject implements Sentinel {
   send(value: unknown): void {
     const out = this._writer("send");
     const framed = Connection._frame(KIND_VALUE, out.encodeValue(value));
+    if (out.putBytes(framed, mayBlock() ? FOREVER : 0)) return;
     out.blockingCheck("send()", "await connection.sendAsync(value)");
-    out.putBytes(framed, FOREVER);
   }
 
   async sendAsync(value: unknown): Promise<void> {
@@ -175,6 +175,18 @@ export class Connection extends SharedObject implements Sentinel {
   /** Python's send_bytes(buf, offset=0, size=None). */
   sendBytes(buffer: ArrayBuffer | ArrayBufferView, offset = 0, size?: number): void {
     const out = this._writer("sendBytes");
+    const framed = Connection._bytesFrame(buffer, offset, size);
+    if (out.putBytes(framed, mayBlock() ? FOREVER : 0)) return;
+    out.blockingCheck("sendBytes()", "await connection.sendBytesAsync(buffer)");
+  }
+
+  /** sendBytes() for threads that may not block. */
+  async sendBytesAsync(buffer: ArrayBuffer | ArrayBufferView, offset = 0, size?: number): Promise<void> {
+    const out = this._writer("sendBytesAsync");
+    await out.putBytesAsync(Connection._bytesFrame(buffer, offset, size));
+  }
+
+  private static _bytesFrame(buffer: ArrayBuffer | ArrayBufferView, offset: number, size: number | undefined): Uint8Array {
     const bytes =
       buffer instanceof ArrayBuffer
         ? new Uint8Array(buffer)
@@ -187,14 +199,16 @@ export class Connection extends SharedObject implements Sentinel {
     if (!Number.isInteger(length) || length < 0 || offset + length > bytes.length) {
       throw new ValueError("Connection.sendBytes: size is negative or runs past the end of the buffer");
     }
-    out.blockingCheck("sendBytes()", "await connection.sendAsync(value)");
-    out.putBytes(Connection._frame(KIND_BYTES, bytes.subarray(offset, offset + length)), FOREVER);
+    return Connection._frame(KIND_BYTES, bytes.subarray(offset, offset + length));
   }
 
   private _receive(what: string): Uint8Array {
     const input = this._reader(what);
-    input.blockingCheck(`${what}()`, "await connection.recvAsync()");
-    const framed = input.getBytes(FOREVER);
+    let framed = input.getBytes(mayBlock() ? FOREVER : 0);
+    if (framed === null) {
+      input.blockingCheck(`${what}()`, "await connection.recvAsync()");
+      framed = input.getBytes(FOREVER);
+    }
     if (framed === END_OF_FILE || framed === null) {
       throw new EOFError(`Connection.${what}: the other end is closed and nothing is left to read`);
     }

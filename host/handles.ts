@@ -50,6 +50,16 @@ const finalizer =
 
 type Reviver = (handle: Handle) => SharedObject;
 
+// Every object this thread holds, weakly, so a process can drop its references when it ends
+// (closing a pipe end there is what lets the reader see EOF).
+const liveObjects = new Set<WeakRef<SharedObject>>();
+
+/** Closes every forkless object this thread still holds (a child process calls this as it ends). */
+export function closeAllObjects(): void {
+  for (const ref of [...liveObjects]) ref.deref()?.close();
+  liveObjects.clear();
+}
+
 // While set, rebuilding a handle takes over the reference that travelled with it instead of opening a new one.
 let adopting = false;
 
@@ -138,6 +148,7 @@ export abstract class SharedObject {
   /** Payload address; 0 once closed. */
   declare protected _p: number;
   declare protected _g: number;
+  declare private _self: WeakRef<SharedObject> | undefined;
 
   protected _allocate(kind: Kind, payloadBytes: number): void {
     const rt = runtime();
@@ -174,6 +185,10 @@ export abstract class SharedObject {
     this._p = p;
     this._g = g;
     finalizer?.register(this, { ex: rt.exports, p, g }, this);
+    if (typeof WeakRef === "function") {
+      this._self = new WeakRef(this);
+      liveObjects.add(this._self);
+    }
   }
 
   /** Drops this thread's reference; the memory is freed when no thread holds one. Idempotent. */
@@ -182,7 +197,14 @@ export abstract class SharedObject {
     if (p === 0) return;
     this._p = 0;
     finalizer?.unregister(this);
+    if (this._self) liveObjects.delete(this._self);
     this._ex.block_release(p, this._g);
+  }
+
+  /** This object belongs to another one, which closes it: closeAllObjects() leaves it to its owner. */
+  _ownedBy(): this {
+    if (this._self) liveObjects.delete(this._self);
+    return this;
   }
 
   /** Forgets this object without dropping its references (they now belong to an in-flight handle). */
@@ -190,6 +212,7 @@ export abstract class SharedObject {
     if (this._p === 0) return;
     this._p = 0;
     finalizer?.unregister(this);
+    if (this._self) liveObjects.delete(this._self);
   }
 
   get closed(): boolean {

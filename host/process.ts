@@ -3,7 +3,7 @@
 // target function or Process subclass and finds it by name (spawn semantics), so user
 // code is never shipped as source and no eval is needed.
 import { runtime } from "./runtime";
-import { SharedObject, fromHandle } from "./handles";
+import { adoptHandle, type Handle } from "./handles";
 import { ProcessError, ValueError, BlockingNotAllowedError } from "./errors";
 import { checkTimeout, remaining, FOREVER } from "./options";
 import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep, type WorkerLike } from "./platform";
@@ -71,7 +71,10 @@ interface State {
   failure?: ProcessFailure;
   exited: Promise<void>;
   resolveExited: () => void;
-  transit: SharedObject[];
+  /** The child reported that it runs (its "started" message arrived). */
+  booted?: boolean;
+  /** References travelling to the child; released here only if the child never adopted them. */
+  transit: Handle[];
 }
 
 // On globalThis so that the ESM and CJS builds loaded in one thread agree on every process.
@@ -249,7 +252,10 @@ export class Process {
     const boot = this._bootMessage(state);
     const ex = runtime().exports;
     const record = ex.block_alloc(32, 8);
-    if (record === 0) throw new ProcessError("Process.start: the shared memory is full; cannot create the process record");
+    if (record === 0) {
+      releaseInFlight(state.transit);
+      throw new ProcessError("Process.start: the shared memory is full; cannot create the process record");
+    }
     ex.thread_init(record, runtime().id);
     state.recordP = record;
     state.recordG = ex.block_generation(record);
@@ -259,6 +265,7 @@ export class Process {
       state.worker = launch(state.startMethod, boot);
     } catch (error) {
       ex.block_release(record, state.recordG);
+      releaseInFlight(state.transit);
       throw error;
     }
     state.started = true;
@@ -291,20 +298,26 @@ export class Process {
               "`static module = import.meta.url;` (or `static module = __filename;` in CommonJS) to the class, and export it",
       );
     }
-    const shared: SharedObject[] = [];
+    // Forkless objects travel with references of their own, which the child adopts: nothing
+    // the parent does meanwhile (closing its copies, blocking in a loop) can free them.
+    const inFlight: Handle[] = [];
     let payload: unknown;
-    if (mode === "target") {
-      payload = {
-        args: encodeForTransfer(state.args, `${state.name}.args`, shared),
-        kwargs: state.kwargs === undefined ? undefined : encodeForTransfer(state.kwargs, `${state.name}.kwargs`, shared),
-      };
-    } else {
-      const fields: Record<string, unknown> = {};
-      for (const key of Object.keys(this)) fields[key] = (this as any)[key];
-      payload = { fields: encodeForTransfer(fields, cls.name, shared) };
+    try {
+      if (mode === "target") {
+        payload = {
+          args: encodeForTransfer(state.args, `${state.name}.args`, inFlight),
+          kwargs: state.kwargs === undefined ? undefined : encodeForTransfer(state.kwargs, `${state.name}.kwargs`, inFlight),
+        };
+      } else {
+        const fields: Record<string, unknown> = {};
+        for (const key of Object.keys(this)) fields[key] = (this as any)[key];
+        payload = { fields: encodeForTransfer(fields, cls.name, inFlight) };
+      }
+    } catch (error) {
+      releaseInFlight(inFlight);
+      throw error;
     }
-    // Our own references keep those blocks alive until the child has opened its own.
-    state.transit = shared.map((object) => fromHandle(object.toHandle()));
+    state.transit = inFlight;
     const here = thisProcess();
     return {
       type: "boot",
@@ -322,7 +335,8 @@ export class Process {
 
   private _onMessage(state: State, message: any): void {
     if (message?.type === "started") {
-      closeAll(state.transit);
+      state.transit = [];
+      state.booted = true;
     } else if (message?.type === "failure") {
       state.failure = message.failure;
       const text = message.failure.stack ?? `${message.failure.name}: ${message.failure.message}`;
@@ -341,7 +355,7 @@ export class Process {
     ex.block_release(state.recordP, state.recordG);
     state.finalized = true;
     state.worker = undefined;
-    closeAll(state.transit);
+    releaseInFlight(state.transit); // the child ended before adopting them
     thisProcess().children.delete(this);
     state.resolveExited();
   }
@@ -359,6 +373,13 @@ export class Process {
     }
     if (ms !== 0 && !mayBlock()) {
       throw new BlockingNotAllowedError("Process.join() would block this thread, which may not block; use await process.joinAsync() instead");
+    }
+    if (ms !== 0 && !isNode && !state.booted) {
+      // Browsers start a worker's own worker only once the starting thread returns to its event loop.
+      throw new BlockingNotAllowedError(
+        "Process.join(): in a browser worker, a child process starts only after this thread returns to its event loop; " +
+          "use await process.joinAsync() (or await anything once after start())",
+      );
     }
     // The child publishes its exit in shared memory, so this works while our event loop is blocked.
     if (ex.thread_join(id, ms) === 1) ex.thread_reap(id);
@@ -440,8 +461,14 @@ export class Process {
   }
 }
 
-function closeAll(objects: SharedObject[]): void {
-  for (const object of objects.splice(0)) object.close();
+function releaseInFlight(handles: Handle[]): void {
+  for (const handle of handles.splice(0)) {
+    try {
+      adoptHandle(handle).close();
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** What the child sees of its parent. */
@@ -497,7 +524,10 @@ export function parentProcess(): ParentProcess | null {
 
 /** True in the process the program started in (not in a child): guard top-level code with it. */
 export function isMainProcess(): boolean {
-  return thisProcess().parent === null;
+  // A child installs its process before any user code runs, so no slot means the main process
+  // (answered without creating the runtime, so it works on a page that cannot have one).
+  const here: ThisProcess | undefined = global[slot];
+  return !here || here.parent === null;
 }
 
 /** Children started by this process that are still alive; finished ones are forgotten. */
@@ -530,10 +560,7 @@ export function cpuCount(): number {
 export function exit(code: number = 0): never {
   if (!Number.isInteger(code)) throw new TypeError(`exit: code must be an integer; got ${String(code)}`);
   const here = thisProcess();
-  if (here.hardExit) {
-    runtime().exports.thread_exit(runtime().id, code);
-    return here.hardExit(code);
-  }
+  if (here.hardExit) return here.hardExit(code);
   if (isNode) {
     (globalThis as any).process.exit(code);
   }

@@ -124,7 +124,19 @@ export abstract class Ring extends SharedObject {
     }
   }
 
-  /** Blocking put of one message; false if it could not start within timeoutMs. */
+  /** Bytes of ring a message of n bytes occupies (record headers included). */
+  private _footprint(n: number): number {
+    const whole = Math.floor(n / this._chunk);
+    const rest = n - whole * this._chunk;
+    const record = (len: number) => 8 + ((len + 7) & ~7);
+    return whole * record(this._chunk) + (rest > 0 || n === 0 ? record(rest) : 0);
+  }
+
+  /**
+   * Blocking put of one message; false if it did not fit within timeoutMs. A message of
+   * several chunks that runs out of time midway is cut off: readers drop the part written.
+   * With timeoutMs 0 a message goes in whole or not at all.
+   */
   protected _putBytes(bytes: Uint8Array, timeoutMs: number): boolean {
     const q = this._live();
     const ex = this._ex;
@@ -134,15 +146,15 @@ export abstract class Ring extends SharedObject {
       s.view.set(bytes);
       return ex.q_put(q, this._id, s.p, n, timeoutMs) === 1;
     }
-    const started = now();
+    const deadline = timeoutMs < 0 ? FOREVER : now() + timeoutMs;
     if (ex.q_put_begin(q, this._id, timeoutMs) !== 1) return false;
     try {
+      if (timeoutMs === 0 && ex.q_capacity(q) - ex.q_used(q) < this._footprint(n)) return false;
       for (let at = 0; at < n; ) {
         const len = Math.min(this._chunk, n - at);
         s.view.set(bytes.subarray(at, at + len));
         const flags = (at === 0 ? FIRST : 0) | (at + len === n ? LAST : 0);
-        // Only the first chunk may time out: once part of a message is in, the rest follows.
-        const left = at > 0 || timeoutMs < 0 ? FOREVER : Math.max(0, timeoutMs - (now() - started));
+        const left = timeoutMs < 0 ? FOREVER : timeoutMs === 0 ? 0 : remaining(deadline, now());
         if (ex.q_put_chunk(q, s.p, len, flags, left) !== 1) return false;
         at += len;
       }
@@ -150,6 +162,12 @@ export abstract class Ring extends SharedObject {
     } finally {
       ex.q_put_end(q);
     }
+  }
+
+  protected _getNowOrRefuse(what: string, alternative: string): Uint8Array | null | typeof END_OF_FILE {
+    const bytes = this._getBytes(0);
+    if (bytes === null) this._assertMayBlock(what, alternative);
+    return bytes;
   }
 
   protected async _putBytesAsync(bytes: Uint8Array, timeoutMs: number): Promise<boolean> {
@@ -171,6 +189,7 @@ export abstract class Ring extends SharedObject {
       }
     }
     try {
+      if (timeoutMs === 0 && ex.q_capacity(q) - ex.q_used(q) < this._footprint(n)) return false;
       for (let at = 0; at < n || at === 0; ) {
         const len = Math.min(this._chunk, n - at);
         const flags = (at === 0 ? FIRST : 0) | (at + len === n ? LAST : 0);
@@ -178,7 +197,8 @@ export abstract class Ring extends SharedObject {
           const s = scratchFor(this._rt);
           s.view.set(bytes.subarray(at, at + len));
           if (ex.q_put_chunk(q, s.p, len, flags, 0) === 1) break;
-          const left = at > 0 ? Infinity : remaining(deadline, now());
+          // Out of time midway: the message is cut off and readers drop the part written.
+          const left = remaining(deadline, now());
           if (left === 0) return false;
           await this._waitForRoom(q, left);
         }
@@ -329,7 +349,11 @@ export class Queue extends Ring {
   put(item: unknown, options?: AcquireOptions): void {
     const timeout = checkAcquireOptions(options, `${this.constructor.name}.put`);
     const bytes = this._encode(item);
-    if (timeout !== 0) this._assertMayBlock("put()", "await queue.putAsync(item)");
+    if (timeout !== 0 && !mayBlock()) {
+      // A thread that may not block can still put when there is room right now.
+      if (this._putBytes(bytes, 0)) return;
+      this._assertMayBlock("put()", "await queue.putAsync(item)");
+    }
     if (!this._putBytes(bytes, timeout)) throw fullError(this.constructor.name, timeout);
   }
 
@@ -346,8 +370,7 @@ export class Queue extends Ring {
   /** Python's get(block=True, timeout=None); throws EmptyError when nothing arrives in time. */
   get(options?: AcquireOptions): any {
     const timeout = checkAcquireOptions(options, `${this.constructor.name}.get`);
-    if (timeout !== 0) this._assertMayBlock("get()", "await queue.getAsync()");
-    const bytes = this._getBytes(timeout);
+    const bytes = timeout !== 0 && !mayBlock() ? this._getNowOrRefuse("get()", "await queue.getAsync()") : this._getBytes(timeout);
     if (bytes === null || bytes === END_OF_FILE) throw emptyError(this.constructor.name, timeout);
     return this._decode(bytes);
   }
@@ -467,8 +490,7 @@ export class SimpleQueue extends Ring {
   /** Blocks until an item arrives. `timeout` (ms) is an extension: EmptyError when it passes. */
   get(timeout?: number): any {
     const ms = checkTimeout(timeout, `${this.constructor.name}.get`);
-    if (ms !== 0) this._assertMayBlock("get()", "await queue.getAsync()");
-    const bytes = this._getBytes(ms);
+    const bytes = ms !== 0 && !mayBlock() ? this._getNowOrRefuse("get()", "await queue.getAsync()") : this._getBytes(ms);
     if (bytes === null || bytes === END_OF_FILE) throw emptyError(this.constructor.name, ms);
     return this._decode(bytes);
   }

@@ -2,7 +2,7 @@
 // is; forkless objects (anywhere inside arrays, objects, Maps, Sets) travel as handles and
 // arrive live on the same shared blocks; what cannot cross is refused up front with its
 // path, before anything is sent.
-import { SharedObject, fromHandle, type Handle } from "./handles";
+import { SharedObject, adoptHandle, retainForTransfer, type Handle } from "./handles";
 
 const MARK = "__forklessHandle__";
 
@@ -37,12 +37,29 @@ function key(path: string, name: string | number): string {
 }
 
 /**
- * Prepares value for postMessage: forkless objects become marked handles (collected in
- * `shared`, so the caller can keep them alive until the receiver has opened them).
- * Throws a TypeError naming the path of anything that cannot cross.
+ * Prepares value for postMessage: forkless objects become marked handles that carry their
+ * own references (retainForTransfer), which the receiver adopts; their handles are appended
+ * to `inFlight`, so the sender can release them if the receiver never does. Throws a
+ * TypeError naming the path of anything that cannot cross, having retained nothing.
  */
-export function encodeForTransfer(value: unknown, path: string, shared: SharedObject[]): unknown {
+export function encodeForTransfer(value: unknown, path: string, inFlight: Handle[]): unknown {
   const seen = new Map<object, unknown>();
+  const marks: [Record<string, unknown>, SharedObject][] = [];
+  const out = encodeWalk(value, path, seen, marks);
+  for (const [mark, object] of marks) {
+    const handle = retainForTransfer(object);
+    mark[MARK] = handle;
+    inFlight.push(handle);
+  }
+  return out;
+}
+
+function encodeWalk(
+  value: unknown,
+  path: string,
+  seen: Map<object, unknown>,
+  marks: [Record<string, unknown>, SharedObject][],
+): unknown {
   const walk = (v: unknown, at: string): unknown => {
     if (typeof v === "function") {
       throw new TypeError(
@@ -53,8 +70,9 @@ export function encodeForTransfer(value: unknown, path: string, shared: SharedOb
     if (typeof v !== "object" || v === null) return v;
     if (seen.has(v)) return seen.get(v);
     if (v instanceof SharedObject) {
-      const marked: Marked = { [MARK]: v.toHandle() };
-      shared.push(v);
+      v.toHandle(); // throws ClosedError now, before anything is retained
+      const marked: Record<string, unknown> = { [MARK]: null };
+      marks.push([marked, v]);
       seen.set(v, marked);
       return marked;
     }
@@ -111,7 +129,7 @@ export function decodeTransferred(value: unknown): unknown {
     if (typeof v !== "object" || v === null) return v;
     if (seen.has(v)) return seen.get(v);
     if (MARK in (v as object) && Object.keys(v as object).length === 1) {
-      const live = fromHandle((v as Marked)[MARK]);
+      const live = adoptHandle((v as Marked)[MARK]);
       seen.set(v, live);
       return live;
     }

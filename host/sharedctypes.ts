@@ -450,6 +450,7 @@ export class Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> 
       const { lock, owns } = makeLock<L>(choice);
       this._lock = lock;
       this._ownsLock = owns;
+      if (owns) lock?._ownedBy();
     } catch (error) {
       this._lock = undefined;
       this._ownsLock = false;
@@ -467,6 +468,7 @@ export class Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> 
     openBlock(value, "Value");
     try {
       value._lock = reviveLock(handle, "Value") as L | undefined;
+      value._lock?._ownedBy();
       value._ownsLock = true;
     } catch (error) {
       value.close();
@@ -510,7 +512,7 @@ export class Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> 
   getObj(): RawValue<T> {
     this._live();
     if (this._raw === undefined || this._raw.closed) {
-      this._raw = RawValue.fromHandle<T>({ $forkless: "RawValue", p: this._p, g: this._g });
+      this._raw = RawValue.fromHandle<T>({ $forkless: "RawValue", p: this._p, g: this._g })._ownedBy();
     }
     return this._raw;
   }
@@ -759,6 +761,7 @@ export class SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = R
       const { lock, owns } = makeLock<L>(choice);
       this._lock = lock;
       this._ownsLock = owns;
+      if (owns) lock?._ownedBy();
     } catch (error) {
       this._lock = undefined;
       this._ownsLock = false;
@@ -776,6 +779,7 @@ export class SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = R
     openBlock(array, "SharedArray");
     try {
       array._lock = reviveLock(handle, "SharedArray") as L | undefined;
+      array._lock?._ownedBy();
       array._ownsLock = true;
     } catch (error) {
       array.close();
@@ -819,7 +823,7 @@ export class SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = R
   getObj(): RawArray<T> {
     this._live();
     if (this._raw === undefined || this._raw.closed) {
-      this._raw = RawArray.fromHandle<T>({ $forkless: "RawArray", p: this._p, g: this._g });
+      this._raw = RawArray.fromHandle<T>({ $forkless: "RawArray", p: this._p, g: this._g })._ownedBy();
     }
     return this._raw;
   }

@@ -188,17 +188,22 @@ export async function support(options: { timeout?: number } = {}): Promise<Suppo
       notes.push("workers cannot start workers here (Safari/iOS before 15.5): processes cannot start processes; start every process from the page");
     }
   } else if (probe.postError) {
-    problems.push(
-      `posting a shared WebAssembly.Memory to a worker failed (${probe.postError}): WebKit refuses this while it hides ` +
-        `SharedArrayBuffer (WebKitGTK/WPE: JSC_useSharedArrayBuffer=1; Safari/iOS: 15.2 or later)${isolationFix}`,
-    );
+    if (sabProblem) {
+      // A consequence of the problem above, which names the fix.
+      notes.push(`posting a shared WebAssembly.Memory to a worker fails here too (${probe.postError}); the fix above cures it as well`);
+    } else {
+      problems.push(
+        `posting a shared WebAssembly.Memory to a worker failed (${probe.postError}), although SharedArrayBuffer exists: ` +
+          `WebKit refuses this while it hides SharedArrayBuffer (WebKitGTK/WPE: JSC_useSharedArrayBuffer=1; Safari/iOS: 15.2 or later)${isolationFix}`,
+      );
+    }
     if (second?.answer) {
       moduleWorkers = true;
       nestedWorkers = second.answer.nestedWorkers;
     }
   } else if (probe.failure) {
+    // A script that failed to load says nothing either way about module workers: "unknown".
     const loadFailure = /WorkerLoadError/.test(probe.failure);
-    if (loadFailure) moduleWorkers = false;
     problems.push(
       loadFailure
         ? `${probe.failure.replace(/^WorkerLoadError: /, "")} (module workers need Safari/iOS 15 or later)`

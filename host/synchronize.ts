@@ -421,6 +421,7 @@ export class Condition extends Acquirable {
   }
 
   private _setLock(lock: Lock | RLock, owns: boolean): void {
+    if (owns) lock._ownedBy();
     this._lock = lock;
     this._isRLock = lock instanceof RLock ? 1 : 0;
     this._ownsLock = owns;

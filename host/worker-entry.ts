@@ -5,6 +5,7 @@
 import "./index"; // registers every kind of shared object, so any handle can be revived
 import { attach, runtime } from "./runtime";
 import { decodeTransferred } from "./serialize";
+import { closeAllObjects } from "./handles";
 import {
   childProcessObject,
   installChildProcess,
@@ -34,6 +35,11 @@ let finished = false;
 function finish(code: number): never {
   if (!finished) {
     finished = true;
+    try {
+      // Drop this process's references (a pipe end closed here is what gives its reader EOF),
+      // then publish the exit for a parent that may be blocked in join().
+      closeAllObjects();
+    } catch {}
     try {
       runtime().exports.thread_exit(runtime().id, code);
     } catch {}

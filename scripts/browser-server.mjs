@@ -7,6 +7,7 @@
 //   /plain/...       no isolation headers (SharedArrayBuffer is withheld)
 //   /csp/...         isolated + CSP  script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'
 //   /csp-strict/...  isolated + CSP  script-src 'self'; worker-src 'self'
+//   /no-worker/...   isolated, but every worker.mjs answers 404
 //
 // Only dist/, build/web-bundle/, tests/browser/ and examples/web/ are served.
 import { createServer } from "node:http";
@@ -28,6 +29,8 @@ export const MODES = {
   plain: {},
   csp: { ...ISOLATION, "Content-Security-Policy": "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'" },
   "csp-strict": { ...ISOLATION, "Content-Security-Policy": "script-src 'self'; worker-src 'self'" },
+  // Isolated, but forkless's worker script is missing (404): a deployment mistake to diagnose.
+  "no-worker": { ...ISOLATION },
 };
 
 const TYPES = {
@@ -72,7 +75,7 @@ export async function startServer({ port = 0, log = false, index, dist } = {}) {
   // URL prefix → directory; `dist` lets a test run serve a snapshot of dist/.
   const mounts = Object.fromEntries(SERVED.map((dir) => [dir, join(ROOT, dir)]));
   if (dist) mounts.dist = resolve(dist);
-  const requests = { iso: 0, plain: 0, csp: 0, "csp-strict": 0 };
+  const requests = Object.fromEntries(Object.keys(MODES).map((mode) => [mode, 0]));
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     if (url.pathname === "/" && index) {
@@ -81,7 +84,7 @@ export async function startServer({ port = 0, log = false, index, dist } = {}) {
     }
     const match = /^\/([a-z-]+)(\/.*)$/.exec(url.pathname);
     const mode = match && Object.hasOwn(MODES, match[1]) ? match[1] : null;
-    const file = mode ? resolvePath(match[2], mounts) : null;
+    const file = mode && !(mode === "no-worker" && /\/worker\.mjs$/.test(match[2])) ? resolvePath(match[2], mounts) : null;
     const headers = { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", ...(mode ? MODES[mode] : {}) };
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, headers).end();

@@ -53,6 +53,7 @@ const COMMON = [
   ...CORE.map((s) => page("iso", s)),
   page("csp", "csp"),
   page("csp-strict", "csp-no-wasm"),
+  page("no-worker", "worker-load-error"),
   { name: "demo page (examples/web)", path: "/iso/examples/web/index.html?test=1" },
   { name: "esbuild bundle of examples/web", path: "/iso/build/web-bundle/index.html?test=1" },
 ];

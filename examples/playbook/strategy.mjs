@@ -169,12 +169,10 @@ export class TaskQueueManager {
       }
       if (done < hosts.length && !hasEnded(running)) {
         try {
-          if (process.env.PB_POLL === "sync") take(this.finalQ.get(Math.min(wait, 20)));
-          else take(await this.finalQ.getAsync(wait));
+          take(await this.finalQ.getAsync(wait));
         } catch (error) {
           if (!(error instanceof EmptyError)) throw error;
         }
-        if (process.env.PB_POLL === "sync") await new Promise(setImmediate);
       }
 
       // Free the slots of workers that ended; a worker that ended without a result was lost.

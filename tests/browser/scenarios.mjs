@@ -495,6 +495,7 @@ export const scenarios = {
     t.info(JSON.stringify(report));
     t.ok(report.problems.some((p) => p.includes("Cross-Origin-Opener-Policy: same-origin") && p.includes("Cross-Origin-Embedder-Policy: require-corp")), "support() names both headers");
     t.eq([report.crossOriginIsolated, report.sharedArrayBuffer, report.sharedMemoryPostable], [false, false, false], "support(): not isolated, no SharedArrayBuffer, nothing postable");
+    t.eq(report.problems.length, 1, "one problem, one fix");
     const attempts = {
       "new Lock()": () => new Lock(),
       "new Process().start()": () => spawn(fx.returnsNothing, []),
@@ -522,7 +523,8 @@ export const scenarios = {
     t.info(JSON.stringify(report));
     t.ok(report.problems.some((p) => p.includes("JSC_useSharedArrayBuffer=1")), "support() names JSC_useSharedArrayBuffer=1");
     t.eq(report.sharedMemoryPostable, false, "support(): shared memory is not postable");
-    t.ok(report.problems.some((p) => p.includes("DataCloneError")), "support() reports the DataCloneError from posting a shared Memory");
+    t.ok(report.notes.some((p) => p.includes("DataCloneError")), "support() notes the DataCloneError from posting a shared Memory");
+    t.eq(report.problems.length, 1, "one problem, one fix");
     t.eq([report.moduleWorkers, report.webAssembly], [true, true], "support(): module workers and WebAssembly work");
     let error;
     try {
@@ -531,6 +533,18 @@ export const scenarios = {
       error = e;
     }
     t.ok(error instanceof UnsupportedEnvironmentError && /JSC_useSharedArrayBuffer=1/.test(error.message) && /15\.2/.test(error.message), `new Lock() explains the WebKit setting and the iOS floor (${error?.message})`);
+  },
+
+  /** forkless's worker.mjs is not served (404): processes end with 1 and say which script; no hang. */
+  async "worker-load-error"(t) {
+    const report = await support({ timeout: 3000 });
+    t.info(JSON.stringify(report));
+    t.eq([report.moduleWorkers, report.sharedMemoryPostable], ["unknown", false], "support(): module workers unknown, memory not postable");
+    t.ok(report.problems.some((p) => p.includes("worker.mjs")), "support() names the worker script");
+    const process = spawn(fx.returnsNothing, []);
+    await process.joinAsync(10_000);
+    t.eq(process.exitCode, 1, "the process ends with exit code 1");
+    t.ok(process.failure?.name === "WorkerLoadError" && process.failure.message.includes("worker.mjs"), `its failure names the script (${process.failure?.name}: ${process.failure?.message})`);
   },
 
   /** No WebAssembly at all, as in iOS Lockdown Mode (simulated: JSC_useWasm=0, V8 --jitless). */

@@ -181,21 +181,12 @@ test("a value that cannot cross is refused by send() with its path, and nothing 
 // ---------------------------------------------------------------- EOF
 
 /**
- * Known bug (reported with issue 4): a Connection a child process rebuilt keeps counting as a
- * writer of its channel after the child ends without close() — returned, threw, or was
- * terminated — so the other end never sees EOF (Python's child closes its descriptors on
- * exit). These tests bound every wait with poll(timeout), so they fail instead of hanging;
- * drop the `todo` once host/connection.ts releases a dead process's writer counts.
+ * A child that ends without close() — returns, throws, or calls exit() — drops its references
+ * as it ends (worker-entry closes every object it holds), so the reader sees EOF, as Python's
+ * child closes its descriptors on exit. A child that is *terminated* runs no code, and its
+ * copy keeps counting as a writer: a known limitation (documented in the README).
  */
-const CHILD_EXIT_EOF = "known bug: a child's Connection still counts as a writer after the child ends";
-
-/**
- * Known bug (reported with issue 4): Process.start() keeps its own "transit" copy of every
- * forkless object it sends until the parent's event loop handles the child's "started"
- * message; for a Connection that copy counts as a writer, so a parent blocked in a
- * synchronous recv() loop never sees EOF. The test bounds its wait; drop the `todo` once fixed.
- */
-const TRANSIT_EOF = "known bug: Process.start()'s transit copy of a Connection counts as a writer until the parent's event loop runs";
+const TERMINATED_EOF = "known limitation: a terminated child cannot drop its Connection's writer count";
 
 test("recv on an empty pipe whose other end is closed → EOFError (after the messages sent before close)", async () => {
   const [a, b] = Pipe();
@@ -231,7 +222,7 @@ for (const [how, target, extra] of [
   ["returns without closing it", sendThenReturn, []],
   ["throws (exit code 1) without closing it", sendThenThrow, []],
 ])
-  test(`EOFError when the other end was sent to a child process which then ${how}`, { timeout: 30_000, todo: CHILD_EXIT_EOF }, async () => {
+  test(`EOFError when the other end was sent to a child process which then ${how}`, { timeout: 30_000 }, async () => {
     const [a, b] = Pipe();
     const child = started(target, [b, ["x", { y: 2 }], ...extra]);
     b.close(); // this process's copy; the child's copy is the only one left
@@ -258,7 +249,7 @@ test("EOFError when the other end was sent to a child process which closes it an
   a.close();
 });
 
-test("EOFError reaches a parent that reads in a synchronous loop, never yielding to its event loop, once the child closed its copy", { timeout: 30_000, todo: TRANSIT_EOF }, async () => {
+test("EOFError reaches a parent that reads in a synchronous loop, never yielding to its event loop, once the child closed its copy", { timeout: 30_000 }, async () => {
   const [a, b] = Pipe();
   const flags = ints(2);
   const child = started(sendCloseAndLinger, [b, ["sync"], flags]);
@@ -277,7 +268,7 @@ test("EOFError reaches a parent that reads in a synchronous loop, never yielding
   }
 });
 
-test("EOFError when the other end was sent to a child process which is terminated", { timeout: 30_000, todo: CHILD_EXIT_EOF }, async () => {
+test("EOFError when the other end was sent to a child process which is terminated", { timeout: 30_000, todo: TERMINATED_EOF }, async () => {
   const [a, b] = Pipe();
   const flags = ints(2);
   const child = started(sendThenBlock, [b, ["before"], flags]);

@@ -6,8 +6,8 @@
 // (a producer or consumer terminated in the middle of a large message).
 // The children's code lives in fixtures/queues/.
 //
-// FORKLESS_SOAK=1 runs the full sizes of issue 4 (4 × 4 × 250,000 items); the default run
-// uses 4 × 4 × 25,000 so the file stays within about a minute per Node version.
+// The 4 × 4 test moves issue 4's full 250,000 items per producer (about 5 s on a loaded
+// 2-core machine); FORKLESS_SOAK=1 makes it 1,000,000 per producer.
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -138,7 +138,7 @@ function checkLog(entries, expected, what) {
 
 // ---------------------------------------------------------------- exactly once, FIFO per producer
 
-const PER_PRODUCER = SOAK ? 250_000 : 25_000;
+const PER_PRODUCER = SOAK ? 1_000_000 : 250_000;
 
 test(`4 producers × 4 consumers × ${PER_PRODUCER.toLocaleString("en")} items through one Queue: each item exactly once, FIFO per producer`, { timeout: SOAK ? 900_000 : 180_000 }, async () => {
   const P = 4;
@@ -615,7 +615,7 @@ test("close() then the async variants reject with ClosedError", async () => {
   await assert.rejects(q.getAsync(), ClosedError);
 });
 
-test("put({ block: false }) and put({ timeout }) of a message larger than the ring's free space give up in time (FullError), with nothing enqueued", { timeout: 30_000, todo: "known bug: after the first chunk, _putBytes waits forever for room (see the report for issue 4)" }, async () => {
+test("put({ block: false }) and put({ timeout }) of a message larger than the ring's free space give up in time (FullError), with nothing enqueued", { timeout: 30_000 }, async () => {
   for (const options of [{ block: false }, { timeout: 100 }]) {
     const q = new Queue({ capacity: 4 * KiB });
     const box = ints(1);
