@@ -102,6 +102,8 @@ export class Display {
       groups.get(key).hosts.push(f.host);
     }
     for (const g of groups.values()) {
+      // Results arrive in completion order; list hosts in a stable (inventory-like) order.
+      g.hosts.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
       const hosts = g.hosts.length <= 4 ? g.hosts.join(", ") : `${g.hosts.slice(0, 3).join(", ")}, … ${g.hosts.length} hosts`;
       const what = g.status === "unreachable" ? "UNREACHABLE!" : "FAILED!";
       const tail = g.status === "ignored" ? " ...ignoring" : "";
