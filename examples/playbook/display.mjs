@@ -94,16 +94,16 @@ export class Display {
       const more = total > 1 ? this.paint(`  (and ${total - 1} more hosts; -v prints each)`, "dim") : "";
       this.line(`  ${this.paint(`ok: [${sample.host}] => ${sample.msg}`, "ok")}${more}`);
     }
-    // Failures, grouped by message so that one cause on 50 hosts is one line.
+    // Failures, grouped by message so that one cause on 50 hosts is one line. Results arrive in
+    // completion order; hosts and groups are listed in a stable (inventory-like) order.
+    const byName = (a, b) => a.localeCompare(b, "en", { numeric: true });
     const groups = new Map();
-    for (const f of failures) {
+    for (const f of [...failures].sort((a, b) => byName(a.host, b.host))) {
       const key = `${f.status}\u0000${f.msg}`;
       if (!groups.has(key)) groups.set(key, { ...f, hosts: [] });
       groups.get(key).hosts.push(f.host);
     }
     for (const g of groups.values()) {
-      // Results arrive in completion order; list hosts in a stable (inventory-like) order.
-      g.hosts.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
       const hosts = g.hosts.length <= 4 ? g.hosts.join(", ") : `${g.hosts.slice(0, 3).join(", ")}, … ${g.hosts.length} hosts`;
       const what = g.status === "unreachable" ? "UNREACHABLE!" : "FAILED!";
       const tail = g.status === "ignored" ? " ...ignoring" : "";
