@@ -14,7 +14,9 @@
 //   { id, unit: "ns/op" | "ops/s" | "µs/round trip", better: "lower" | "higher", description,
 //     start(ctx) → session { rep() → one repetition in unit, close() },   (see lib/session.mjs)
 //     figures only:   against: [baseline ids], goals: { <baseline id>: ratio },
-//     baselines only: skip() → reason or null (optional), info() → machine extras (optional) }
+//     baselines only: skip() → reason or null (optional), info() → machine extras (optional),
+//     maxReps: n (optional) — at most n repetitions, for runs that take a minute each
+//     (a figure never goes below 5) }
 // A baseline used by several figures is measured once per run. Every selected measurement
 // is started (calibrated, warmed up) first; then the repetitions run round-robin.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -165,6 +167,7 @@ async function measureAll(defs, ctx) {
       const started = performance.now();
       for (let i = 0; i < sessions.length; i++) {
         const { def, session } = sessions[(i + round) % sessions.length];
+        if (round >= repsFor(def, ctx.timing.reps)) continue;
         const value = await session.rep();
         if (!Number.isFinite(value) || value <= 0) throw new Error(`bench: ${def.id} measured ${value} ${def.unit}`);
         values.get(def.id).push(value);
@@ -182,6 +185,11 @@ async function measureAll(defs, ctx) {
     }
   }
   return new Map([...values].map(([id, v]) => [id, summarize(v)]));
+}
+
+function repsFor(def, reps) {
+  if (def.maxReps === undefined) return reps;
+  return Math.min(reps, def.kind === "baseline" ? def.maxReps : Math.max(MIN_REPS, def.maxReps));
 }
 
 function goalOf(figure, baselineId) {

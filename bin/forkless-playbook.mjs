@@ -7,8 +7,8 @@
 //   --playbook FILE         the playbook (default examples/playbook/site.yml)
 //   --hosts N               how many simulated hosts the inventory has (default 50)
 //   --forks N               worker processes alive at most (default 8)
-//   --start-method M        forkless start method: warm (default) or spawn
-//   --warm-pool N           booted workers the warm method keeps ready (default: --forks)
+//   --start-method M        forkless start method: reuse (default), warm or spawn
+//   --warm-pool N           booted workers kept ready for the first processes (default: --forks)
 //   -v, --verbose           print every host's result
 //   --json                  print only a JSON summary (elapsed seconds, recap, timings) at the end
 //   --timings               after the recap, where a worker process's time goes, on average
@@ -57,7 +57,7 @@ function options(argv) {
         playbook: { type: "string" },
         hosts: { type: "string", default: "50" },
         forks: { type: "string", default: "8" },
-        "start-method": { type: "string", default: "warm" },
+        "start-method": { type: "string", default: "reuse" },
         "warm-pool": { type: "string" },
         verbose: { type: "boolean", short: "v", default: false },
         json: { type: "boolean", default: false },
@@ -76,7 +76,7 @@ function options(argv) {
   }
   const forks = positiveInt(values.forks, "--forks", 64);
   const startMethod = values["start-method"];
-  if (!["warm", "spawn"].includes(startMethod)) throw new UsageError(`--start-method must be warm or spawn; got ${JSON.stringify(startMethod)}`);
+  if (!["warm", "spawn", "reuse"].includes(startMethod)) throw new UsageError(`--start-method must be warm, spawn or reuse; got ${JSON.stringify(startMethod)}`);
   return {
     playbook: values.playbook ?? positionals[0] ?? DEFAULT_PLAYBOOK,
     hosts: positiveInt(values.hosts, "--hosts", 100_000),
@@ -115,7 +115,7 @@ async function main() {
   }
 
   setStartMethod(opts.startMethod);
-  if (opts.startMethod === "warm") setWarmPoolSize(opts.warmPool);
+  if (opts.startMethod !== "spawn") setWarmPoolSize(opts.warmPool);
   const display = opts.json ? new Display({ out: { write() {}, isTTY: false } }) : new Display({ verbose: opts.verbose, color: opts.color });
   // Timed like the Python twin: from creating the manager (and its final queue) to the last result.
   const started = performance.now();

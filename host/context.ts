@@ -2,14 +2,19 @@
 // fresh worker that imports the user's module (Python's "spawn" semantics). "warm" keeps
 // booted workers ready — forkless loaded, nothing of the user's run yet, like forkserver —
 // so start() does not pay the worker boot; "spawn" boots a new worker per process.
+// "reuse" (opt-in) hands a worker whose process ended cleanly to the next process, like a
+// Pool's workers: no boot at all, but module state survives from one process to the next.
 import { runtime } from "./runtime";
 import { ValueError } from "./errors";
-import { startWorker, type WorkerLike } from "./platform";
+import { isNode, startWorker, type WorkerLike } from "./platform";
 import type { BootMessage } from "./process";
 
-export type StartMethod = "warm" | "spawn";
+export type StartMethod = "warm" | "spawn" | "reuse";
 
-const METHODS: StartMethod[] = ["warm", "spawn"];
+const METHODS: StartMethod[] = ["warm", "spawn", "reuse"];
+
+/** Idle workers the reuse method keeps per thread; more are ended (each costs a few MB). */
+const MAX_IDLE_REUSABLE = 16;
 
 const slot = Symbol.for("forkless.context");
 interface ContextState {
@@ -17,15 +22,21 @@ interface ContextState {
   pool: WorkerLike[];
   poolSize: number;
   refilling: boolean;
+  /** Workers of the reuse method whose last process ended cleanly, waiting for the next one. */
+  idle?: ReusableWorker[];
+  /** Workers of the reuse method running a process. */
+  busy?: Set<ReusableWorker>;
 }
 const state: ContextState = ((globalThis as any)[slot] ??= { pool: [], poolSize: 2, refilling: false });
+state.idle ??= [];
+state.busy ??= new Set();
 
 export function resolveStartMethod(method: unknown): StartMethod {
   if (method === "fork" || method === "forkserver") {
     throw new ValueError(
       `start method '${method}' cannot exist here: JavaScript threads cannot copy a running heap, and hosts like ` +
-        "iOS forbid fork(). Use 'warm' (pre-booted workers that never ran user code, like forkserver; the default) " +
-        "or 'spawn' (a fresh worker per process)",
+        "iOS forbid fork(). Use 'warm' (pre-booted workers that never ran user code, like forkserver; the default), " +
+        "'spawn' (a fresh worker per process) or 'reuse' (a worker goes on to the next process, like a Pool's workers)",
     );
   }
   if (!METHODS.includes(method as StartMethod)) {
@@ -51,7 +62,7 @@ export function setStartMethod(method: StartMethod, options: { force?: boolean }
     throw new ValueError("setStartMethod: the start method was already set; pass { force: true } to change it");
   }
   state.method = resolved;
-  if (resolved !== "warm") drainPool();
+  if (resolved === "spawn") drainPool();
 }
 
 /** How many booted workers the warm method keeps ready in this thread (default 2; 0 disables). */
@@ -76,7 +87,7 @@ function refill(): void {
   // Booting costs a worker start (tens of ms), so do it off the caller's path.
   setTimeout(() => {
     state.refilling = false;
-    while (state.pool.length < state.poolSize && getStartMethod() === "warm") {
+    while (state.pool.length < state.poolSize && getStartMethod() !== "spawn") {
       let worker: WorkerLike;
       try {
         worker = bootWorker();
@@ -93,18 +104,148 @@ function refill(): void {
 
 function drainPool(): void {
   for (const worker of state.pool.splice(0)) worker.terminate();
+  for (const worker of state.idle!.splice(0)) worker.raw.terminate();
 }
 
 /** Boots the warm pool ahead of the first start() (called when a Process is created). */
 export function prewarm(method: StartMethod | undefined): void {
-  if ((method ?? getStartMethod()) === "warm" && state.pool.length < state.poolSize) refill();
+  const chosen = method ?? getStartMethod();
+  if (chosen === "spawn" || state.pool.length >= state.poolSize) return;
+  if (chosen === "warm" || state.idle!.length === 0) refill();
+}
+
+/**
+ * A worker the reuse method lends to one process after another. Each process gets a lease (a
+ * WorkerLike of its own), so messages and the exit reach only the current process. A child
+ * that ended cleanly and left nothing running publishes its exit, then counts up `recycled`
+ * (shared memory) and posts "recycled": start() can hand the worker on at once, before that
+ * message arrives. After counting up, the child never touches its old record again.
+ */
+class ReusableWorker {
+  private lease: Lease | undefined;
+  private readonly recycled = new Int32Array(new SharedArrayBuffer(4));
+  private consumed = 0;
+
+  constructor(readonly raw: WorkerLike) {
+    raw.onMessage((message) => {
+      const lease = this.lease;
+      // A message of a process already ended here (seen in shared memory first) is stale.
+      if (!lease || message?.record !== lease.record) return;
+      if (message?.type === "recycled") {
+        if (this.takeRecycled()) this.park();
+      } else {
+        lease.message(message);
+      }
+    });
+    raw.onExit((code) => {
+      const lease = this.lease;
+      this.lease = undefined;
+      state.busy!.delete(this);
+      const at = state.idle!.indexOf(this);
+      if (at >= 0) state.idle!.splice(at, 1);
+      lease?.ended(code);
+    });
+  }
+
+  /** Ends the current lease if its process handed the worker back; true if it did. */
+  takeRecycled(): boolean {
+    if (Atomics.load(this.recycled, 0) === this.consumed) return false;
+    this.consumed++;
+    const lease = this.lease;
+    this.lease = undefined;
+    state.busy!.delete(this);
+    if (lease) {
+      // It ran, so it adopted what travelled to it, even if its "started" message is still on its way.
+      if (!lease.started) lease.message({ type: "started", record: lease.record });
+      lease.ended(0);
+    }
+    return true;
+  }
+
+  lend(boot: BootMessage): WorkerLike {
+    const lease = new Lease(this.raw, boot.record.p, () => this.lease === lease);
+    this.lease = lease;
+    state.busy!.add(this);
+    this.raw.setKeepAlive(true);
+    this.raw.post({ ...boot, reuse: true, recycled: this.recycled });
+    return lease;
+  }
+
+  private park(): void {
+    // An idle worker must not keep the program alive, nor pile up past the cap.
+    this.raw.setKeepAlive(false);
+    if (state.idle!.length < MAX_IDLE_REUSABLE) state.idle!.push(this);
+    else this.raw.terminate();
+  }
+}
+
+class Lease implements WorkerLike {
+  private readonly messageListeners: ((message: any) => void)[] = [];
+  private readonly exitListeners: ((code: number) => void)[] = [];
+  private done = false;
+  started = false;
+
+  constructor(
+    private readonly raw: WorkerLike,
+    readonly record: number,
+    private readonly current: () => boolean,
+  ) {}
+
+  message(message: any): void {
+    if (message?.type === "started") this.started = true;
+    for (const listener of this.messageListeners) listener(message);
+  }
+
+  ended(code: number): void {
+    if (this.done) return;
+    this.done = true;
+    for (const listener of this.exitListeners) listener(code);
+  }
+
+  post(message: unknown): void {
+    if (this.current()) this.raw.post(message);
+  }
+
+  onMessage(listener: (message: any) => void): void {
+    this.messageListeners.push(listener);
+  }
+
+  onExit(listener: (code: number) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  terminate(): void {
+    if (this.current()) this.raw.terminate();
+  }
+
+  setKeepAlive(keep: boolean): void {
+    if (this.current()) this.raw.setKeepAlive(keep);
+  }
 }
 
 /** Starts a worker for the child described by boot. */
 export function launch(method: StartMethod | undefined, boot: BootMessage): WorkerLike {
   const chosen = method ?? getStartMethod();
   let worker: WorkerLike;
-  if (chosen === "warm" && state.poolSize > 0) {
+  if (chosen === "reuse" && isNode) {
+    // Browsers cannot tell whether a process left timers running, so they never recycle: there
+    // "reuse" behaves like "warm".
+    let reusable = state.idle!.pop();
+    if (!reusable) {
+      for (const busy of state.busy!) {
+        if (busy.takeRecycled()) {
+          reusable = busy;
+          break;
+        }
+      }
+    }
+    if (!reusable) {
+      reusable = new ReusableWorker(state.pool.shift() ?? bootWorker());
+      refill();
+    }
+    return reusable.lend(boot);
+  }
+  if (chosen !== "spawn" && state.poolSize > 0) {
     worker = state.pool.shift() ?? bootWorker();
     worker.setKeepAlive(true);
     refill();

@@ -55,6 +55,11 @@ type Reviver = (handle: Handle) => SharedObject;
 const liveObjects = new Set<WeakRef<SharedObject>>();
 
 /** Closes every forkless object this thread still holds (a child process calls this as it ends). */
+/** How many objects this thread has open (a reused worker checks that importing a module made none). */
+export function openObjectCount(): number {
+  return liveObjects.size;
+}
+
 export function closeAllObjects(): void {
   for (const ref of [...liveObjects]) ref.deref()?.close();
   liveObjects.clear();

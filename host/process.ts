@@ -24,7 +24,7 @@ export interface ProcessOptions {
   daemon?: boolean;
   /** The module that exports target (import.meta.url, or __filename in CommonJS). */
   module?: string | URL;
-  /** "warm" (default) or "spawn"; see getAllStartMethods(). */
+  /** "warm" (default), "spawn" or "reuse"; see getAllStartMethods(). */
   startMethod?: StartMethod;
 }
 
@@ -48,6 +48,10 @@ export interface BootMessage {
   exportName: string;
   mode: "target" | "subclass";
   payload: unknown;
+  /** Start method "reuse": the worker may take another process after this one ends cleanly. */
+  reuse?: boolean;
+  /** With reuse: counted up (after the exit is published) when the worker is handed back. */
+  recycled?: Int32Array;
 }
 
 interface State {

@@ -42,12 +42,12 @@ export class Runtime {
   readonly module: WebAssembly.Module;
   readonly exports: WasmExports;
   /** This thread's id in lock words; unique across every thread attached to the memory. */
-  readonly id: number;
+  id: number;
   #buffer: SharedArrayBuffer | undefined;
   #int32: Int32Array | undefined;
 
   /** Payload address of this thread's record (its id is this >> 4). */
-  readonly record: number;
+  record: number;
 
   constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, maxPages: number, record?: ThreadRecord) {
     this.memory = memory;
@@ -69,6 +69,18 @@ export class Runtime {
       this.exports.thread_init(this.record, 0);
     }
     this.id = this.record >>> 4;
+  }
+
+  /**
+   * A reused worker (start method "reuse") runs its next process under that process's record:
+   * the instance holds no per-thread state, so only the id changes.
+   */
+  adoptRecord(record: ThreadRecord): void {
+    if (this.exports.block_check(record.p, KIND_THREAD, record.g) !== 0) {
+      throw new UnsupportedEnvironmentError("forkless: this process's thread record is not valid in the shared memory it was given");
+    }
+    this.record = record.p;
+    this.id = record.p >>> 4;
   }
 
   /** An Int32Array over the whole memory, renewed after the memory grew. */

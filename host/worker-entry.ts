@@ -1,11 +1,12 @@
 // The first code a child process runs: join the shared memory, import the user's module,
 // find the target or Process subclass by its export name, rebuild the arguments or
 // fields, run, and report the exit — in shared memory first, so a parent blocked in
-// join() sees it without its event loop.
+// join() sees it without its event loop. Under the start method "reuse" a process that
+// ended cleanly hands the worker back for the next one instead of exiting.
 import "./index"; // registers every kind of shared object, so any handle can be revived
 import { attach, runtime } from "./runtime";
 import { decodeTransferred } from "./serialize";
-import { closeAllObjects } from "./handles";
+import { closeAllObjects, openObjectCount } from "./handles";
 import {
   childProcessObject,
   installChildProcess,
@@ -31,6 +32,10 @@ function describeFailure(error: unknown, depth = 0): ProcessFailure {
 }
 
 let finished = false;
+/** The current process's record: tags our messages, so a reused worker's late ones reach no other process. */
+let currentRecord = 0;
+/** Importing a module left forkless objects open: the next process could not use them, so never reuse. */
+let importOpenedObjects = false;
 
 function finish(code: number): never {
   if (!finished) {
@@ -49,12 +54,16 @@ function finish(code: number): never {
 
 function fail(error: unknown): never {
   if (error instanceof ExitSignal) return finish(error.code);
-  side.post({ type: "failure", failure: describeFailure(error) });
+  side.post({ type: "failure", record: currentRecord, failure: describeFailure(error) });
   return finish(1);
 }
 
-async function boot(share: any, message: BootMessage): Promise<void> {
-  attach(share, message.record);
+/** Runs one process; resolves true when it ended cleanly and the worker may take another. */
+async function boot(share: any, message: BootMessage): Promise<boolean> {
+  const rt = attach(share, message.record);
+  if (rt.record !== message.record.p) rt.adoptRecord(message.record);
+  finished = false;
+  currentRecord = message.record.p;
   const parent = new ParentProcess(message.parent.pid, message.parent.name);
   const here = installChildProcess(
     childProcessObject(null, { ...message, mode: "target" }, { args: [] }),
@@ -64,6 +73,7 @@ async function boot(share: any, message: BootMessage): Promise<void> {
 
   setImporting(message.moduleUrl);
   let module: any;
+  const openBefore = openObjectCount();
   try {
     module = await import(/* @vite-ignore */ message.moduleUrl);
   } catch (error) {
@@ -75,9 +85,10 @@ async function boot(share: any, message: BootMessage): Promise<void> {
   } finally {
     setImporting(undefined);
   }
+  if (openObjectCount() !== openBefore) importOpenedObjects = true;
   // Decode after the import, so subclasses the module registers (registerClass) revive as themselves.
   const decoded = decodeTransferred(message.payload) as any;
-  side.post({ type: "started" });
+  side.post({ type: "started", record: currentRecord });
   const exported = module[message.exportName] ?? module.default?.[message.exportName];
   if (typeof exported !== "function") {
     throw new TypeError(
@@ -95,6 +106,39 @@ async function boot(share: any, message: BootMessage): Promise<void> {
     throw error;
   }
   await endChildren();
+  // A process that started children is not reused: their records name this one as parent.
+  return message.reuse === true && !importOpenedObjects && here.childCounter === 0;
+}
+
+/** Kinds that never run user code: our message ports come and go; a CloseReq is a handle being closed (the module loader's files). */
+const HARMLESS_RESOURCES = new Set(["MessagePort", "CloseReq"]);
+
+/** Node's count of handles that keep a thread busy, by kind. */
+function activeResources(): Map<string, number> | undefined {
+  const info = (globalThis as any).process?.getActiveResourcesInfo?.();
+  if (!Array.isArray(info)) return undefined;
+  const counts = new Map<string, number>();
+  for (const kind of info) if (!HARMLESS_RESOURCES.has(kind)) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * Ends the current process without ending the worker, if it left nothing behind that could
+ * run during the next process (a timer, a socket, a file operation). Returns false when it did.
+ */
+function recycle(idle: Map<string, number> | undefined, message: BootMessage): boolean {
+  closeAllObjects();
+  const now = activeResources();
+  if (!idle || !now) return false;
+  for (const [kind, count] of now) if (count > (idle.get(kind) ?? 0)) return false;
+  const flag = message.recycled;
+  if (!(flag instanceof Int32Array)) return false;
+  finished = true;
+  runtime().exports.thread_exit(runtime().id, 0);
+  // From here the parent may free our record and hand this worker on: never touch it again.
+  Atomics.add(flag, 0, 1);
+  side.post({ type: "recycled", record: currentRecord });
+  return true;
 }
 
 /** Like Python: wait for non-daemonic children; daemonic ones end with us. */
@@ -114,7 +158,20 @@ async function main(): Promise<void> {
     side.post(probeReport(data));
     return side.exit(0);
   }
-  const message: BootMessage = data.boot ?? (await new Promise((resolve) => side.onMessage((m) => m?.type === "boot" && resolve(m))));
+  const boots: BootMessage[] = [];
+  let bootArrived: (() => void) | undefined;
+  side.onMessage((m) => {
+    if (m?.type !== "boot") return;
+    boots.push(m);
+    bootArrived?.();
+  });
+  const nextBoot = async (): Promise<BootMessage> => {
+    while (boots.length === 0) await new Promise<void>((resolve) => (bootArrived = resolve));
+    bootArrived = undefined;
+    return boots.shift()!;
+  };
+  let message: BootMessage = data.boot ?? (await nextBoot());
+  const idle = activeResources();
   const g = globalThis as any;
   if (g.process?.on) {
     g.process.on("uncaughtException", fail);
@@ -131,12 +188,16 @@ async function main(): Promise<void> {
       fail(event.error ?? new Error(event.message));
     });
   }
-  try {
-    await boot(data.share, message);
-  } catch (error) {
-    fail(error);
+  for (;;) {
+    let reusable = false;
+    try {
+      reusable = await boot(data.share, message);
+    } catch (error) {
+      fail(error);
+    }
+    if (!reusable || !recycle(idle, message)) finish(0);
+    message = await nextBoot();
   }
-  finish(0);
 }
 
 main();

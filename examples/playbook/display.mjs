@@ -121,7 +121,7 @@ export class Display {
     this.line();
     this.line(`Per worker process, average of ${t.processes} (ms):`);
     this.line(`  ${avg("start")}  Process.start() on the manager (fields cloned, worker handed the boot message)`);
-    this.line(`  ${avg("boot")}  from start() to run() in the child (a warm worker imports worker.mjs and decodes its fields; spawn boots a worker first)`);
+    this.line(`  ${avg("boot")}  from start() to run() in the child (reuse: a worker that ran an earlier process decodes the fields; warm: a booted worker imports worker.mjs first; spawn: boots a worker first)`);
     this.line(`  ${avg("run")}  run(): the task itself (templating, the module)`);
     this.line(`  ${avg("deliver")}  from put() on the FinalQueue to the manager taking the result`);
     this.line(`  ${avg("end")}  from the result to the manager seeing the process ended`);

@@ -49,7 +49,7 @@ test("the bundled playbook: every host ok, host 10's ignored failure counted, ex
   assert.match(stdout, /PLAY \[Roll out the release\]/);
   assert.match(stdout, /TASK \[Checksum the artifact and its config \(CPU-bound sha256\)\] 10\/10 {2}ok=10 changed=10/);
   assert.match(stdout, /fatal: \[host-10\]: FAILED! => migration lock held on host-10 \.\.\.ignoring/);
-  assert.match(stdout, /10 hosts, 9 tasks, 90 worker processes \(forks 3, start method warm\)/);
+  assert.match(stdout, /10 hosts, 9 tasks, 90 worker processes \(forks 3, start method reuse\)/);
   const expected = {};
   for (let i = 1; i <= 10; i++) {
     const cache = i % 3 === 0 ? 1 : 0; // only cache hosts warm the cache
@@ -57,6 +57,21 @@ test("the bundled playbook: every host ok, host 10's ignored failure counted, ex
     expected[`host-${String(i).padStart(2, "0")}`] = stats(7 + cache + ten, 1, 0, 0, 2 - cache - ten, ten);
   }
   assert.deepEqual(recap(stdout), expected, stdout);
+});
+
+test("start method warm (a fresh worker per process) gives the same recap as npm start's reuse", { timeout: TIMEOUT }, async () => {
+  const results = {};
+  for (const method of ["warm", "reuse"]) {
+    const { code, stdout } = await run(["examples/playbook/site.yml", "--hosts", "6", "--forks", "3", "--json", "--start-method", method]);
+    assert.equal(code, 0, stdout);
+    const summary = JSON.parse(stdout);
+    assert.equal(summary.start_method, method);
+    assert.equal(summary.processes, 54);
+    results[method] = summary.totals;
+  }
+  // 6 hosts: hosts 3 and 6 are cache hosts (one more ok, one fewer skipped); none is a 10th.
+  assert.deepEqual(results.warm, stats(7 * 6 + 2, 6, 0, 0, 2 * 6 - 2, 0));
+  assert.deepEqual(results.reuse, results.warm);
 });
 
 test("the failing playbook: failed, unreachable and timed-out hosts leave the play; exit 2", { timeout: TIMEOUT }, async () => {

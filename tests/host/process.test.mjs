@@ -290,8 +290,8 @@ test("module functions in the main process: currentProcess, parentProcess, isMai
   assert.throws(() => me.start(), ValueError);
 });
 
-test("start methods: ['warm', 'spawn']; fork and forkserver are refused with the reason; contexts", () => {
-  assert.deepEqual(getAllStartMethods(), ["warm", "spawn"]);
+test("start methods: ['warm', 'spawn', 'reuse']; fork and forkserver are refused with the reason; contexts", () => {
+  assert.deepEqual(getAllStartMethods(), ["warm", "spawn", "reuse"]);
   assert.equal(getStartMethod(), "warm");
   for (const method of ["fork", "forkserver"]) {
     assert.throws(
