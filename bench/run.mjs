@@ -4,7 +4,8 @@
 //   --only <prefix>   run the figures whose id starts with prefix (repeatable, or a,b), plus the
 //                     baselines they are compared against (and baselines whose id matches);
 //                     results are merged into the existing bench/results.json
-//   --reps <n>        repetitions per figure and baseline (default 7, at least 5)
+//   --reps <n>        repetitions per figure and baseline (default 5, the least allowed: a full
+//                     run takes ~8.5 min on 2 cores, 7 of them the playbook runs)
 //   --target-ms <ms>  duration of one repetition (default 300)
 //   --list            list figures and baselines, run nothing
 //   --no-report       do not update README.md (bench/report.mjs)

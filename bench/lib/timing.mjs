@@ -7,7 +7,7 @@
 
 export const DEFAULTS = Object.freeze({
   /** Repetitions kept (the figure is their median); the contract asks for at least 5. */
-  reps: 7,
+  reps: 5,
   /** Target duration of one repetition. */
   targetMs: 300,
   /** Time spent running the loop after calibration, before any kept repetition (JIT tier-up). */

@@ -302,6 +302,8 @@ export const scenarios = {
       ["exit(7) inside try", spawn(fx.exitsInsideTry, [7, flags]), 7],
       ["spawn start method", spawn(fx.returnsNothing, [], { startMethod: "spawn" }), 0],
       ["warm start method", spawn(fx.returnsNothing, [], { startMethod: "warm" }), 0],
+      ["reuse start method (in browsers: a warm worker)", spawn(fx.returnsNothing, [], { startMethod: "reuse" }), 0],
+      ["reuse start method, an error", spawn(fx.throwsError, ["again"], { startMethod: "reuse" }), 1],
       ["a module that does not exist", spawn(fx.returnsNothing, [], { module: new URL("./no-such-module.mjs", here).href }), 1],
     ];
     await joinAll(cases.map(([, p]) => p));
