@@ -17,7 +17,10 @@
 //     figures only:   against: [baseline ids], goals: { <baseline id>: ratio },
 //     baselines only: skip() → reason or null (optional), info() → machine extras (optional),
 //     maxReps: n (optional) — at most n repetitions, for runs that take a minute each
-//     (a figure never goes below 5) }
+//     (a figure never goes below 5),
+//     settleMs: ms (optional) — idle time after each of its repetitions, so work it leaves in
+//     the background (a warm pool refilling, workers tearing down) does not land on the next
+//     measurement }
 // A baseline used by several figures is measured once per run. Every selected measurement
 // is started (calibrated, warmed up) first; then the repetitions run round-robin.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -172,6 +175,7 @@ async function measureAll(defs, ctx) {
         const value = await session.rep();
         if (!Number.isFinite(value) || value <= 0) throw new Error(`bench: ${def.id} measured ${value} ${def.unit}`);
         values.get(def.id).push(value);
+        if (def.settleMs) await new Promise((resolve) => setTimeout(resolve, def.settleMs));
       }
       console.log(`  round ${round + 1}/${ctx.timing.reps} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
     }

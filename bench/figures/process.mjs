@@ -16,6 +16,8 @@ import { workerUrl } from "../lib/workers.mjs";
 const TARGETS = new URL("../workers/process-targets.mjs", import.meta.url);
 /** Untimed pause before each warm start, so the pool has booted the worker start() takes. */
 const WARM_PAUSE_MS = 100;
+/** After a repetition the warm pool boots replacements and ended workers tear down: let that finish before the next measurement (it cost the queue figures up to half their speed). */
+const SETTLE_MS = 500;
 const STALL_MS = 60_000;
 /** Process starts cost milliseconds: short repetitions keep the figures to a few seconds each. */
 const SHORT = { startN: 2, targetMs: 80, warmupMs: 40 };
@@ -131,6 +133,7 @@ export const figures = [
     description: `forkless Process start() → first line of run(), default start method (warm: a pre-booted worker; ${WARM_PAUSE_MS} ms untimed between starts so the pool refills)`,
     against: ["python.fork", "python.spawn", "raw.new-worker", "node.child-process-fork"],
     goals: { "python.fork": 1.0 },
+    settleMs: SETTLE_MS,
     start: (ctx) => startToFirstLine(ctx, undefined),
   },
   {
@@ -140,6 +143,7 @@ export const figures = [
     description: "forkless Process start() → first line of run(), spawn method (a fresh worker per process)",
     against: ["raw.new-worker"],
     goals: { "raw.new-worker": 1.2 },
+    settleMs: SETTLE_MS,
     start: (ctx) => startToFirstLine(ctx, "spawn"),
   },
   {
@@ -148,6 +152,7 @@ export const figures = [
     better: "lower",
     description: "a whole forkless start() + await joinAsync() cycle of a target that returns (exit code 0), default method, back to back",
     against: [],
+    settleMs: SETTLE_MS,
     start: async (ctx) => {
       const { Process } = await import("../../dist/forkless.mjs");
       const { nothing } = await import(TARGETS);
