@@ -2,11 +2,12 @@
 import { startWorker } from "../lib/workers.mjs";
 import { loopSession } from "../lib/session.mjs";
 import { pythonBaseline } from "../lib/python-baseline.mjs";
+import { arm } from "../lib/arm.mjs";
 
 // Slots of the flags Int32Array shared with bench/workers/pingpong.mjs.
 const PING = 0;
 const PONG = 1;
-const STOP = 2;
+const ARMED = 3;
 const SPIN = 1000;
 /** The main side's waits give up after this long: a worker that died would never answer. */
 const STALL_MS = 10_000;
@@ -17,14 +18,15 @@ function stalled(what) {
 
 /**
  * Starts the echo worker of `kind`; makeRun(flags, worker) gives the main thread's loop of
- * round trips. On close, stop(flags, worker) tells the worker to leave, the worker is
- * terminated, and cleanup() runs.
+ * round trips. Before each loop of n the worker is armed to echo n times (between loops it
+ * idles in its event loop: bench/lib/arm.mjs says why). On close the worker is told to stop
+ * and terminated, and cleanup() runs.
  */
-async function pingpong(ctx, kind, extra, makeRun, stop, cleanup = async () => {}) {
+async function pingpong(ctx, kind, extra, makeRun, cleanup = async () => {}) {
   const flags = new Int32Array(new SharedArrayBuffer(64));
   const w = startWorker("pingpong.mjs", { kind, flags: flags.buffer, ...extra });
   const close = async () => {
-    stop(flags, w);
+    w.post("stop");
     await w.terminate();
     await cleanup();
   };
@@ -35,14 +37,10 @@ async function pingpong(ctx, kind, extra, makeRun, stop, cleanup = async () => {
     await close();
     throw error;
   }
-  return loopSession(ctx, "µs/round trip", makeRun(flags, w), { startN: 100, close });
-}
-
-/** The raw flag protocols: STOP, then one more PING so a sleeping worker wakes and sees it. */
-function stopFlags(f) {
-  Atomics.store(f, STOP, 1);
-  Atomics.store(f, PING, 1);
-  Atomics.notify(f, PING);
+  const loop = makeRun(flags, w);
+  // postMessage's worker answers from its event loop: nothing to arm.
+  const run = kind === "postmessage" ? loop : (n) => (arm([w], flags, ARMED, { echo: n }), loop(n));
+  return loopSession(ctx, "µs/round trip", run, { startN: 100, close });
 }
 
 export const baselines = [
@@ -69,7 +67,6 @@ export const baselines = [
             }
             return performance.now() - t0;
           },
-        stopFlags,
       ),
   },
   {
@@ -96,7 +93,6 @@ export const baselines = [
             }
             return performance.now() - t0;
           },
-        stopFlags,
       ),
   },
   {
@@ -118,7 +114,6 @@ export const baselines = [
             }
             return performance.now() - t0;
           },
-        (_f, w) => w.post("stop"),
       ),
   },
   pythonBaseline({
@@ -156,10 +151,6 @@ export const figures = [
             }
             return performance.now() - t0;
           },
-        (f) => {
-          Atomics.store(f, STOP, 1);
-          ping.set();
-        },
         async () => {
           ping.close();
           pong.close();

@@ -2,6 +2,7 @@
 // contending for one lock.
 import { startWorker } from "../lib/workers.mjs";
 import { loopSession, workerLoopSession } from "../lib/session.mjs";
+import { arm } from "../lib/arm.mjs";
 import { watModule } from "../lib/wasm.mjs";
 import { pythonBaseline } from "../lib/python-baseline.mjs";
 
@@ -17,6 +18,7 @@ function uncontended(kind, data = () => ({})) {
 const GO = 0;
 const ITERATIONS = 1;
 const DONE = 2;
+const ARMED = 3;
 const THREADS = 2;
 /**
  * Polls before sleeping in the hand-written futex mutex. 30 JS polls last ~0.17 µs, about
@@ -37,8 +39,7 @@ async function contended(ctx, kind, extra, cleanup = async () => {}) {
   const data = { kind, control, counter, ...extra };
   const workers = [];
   const close = async () => {
-    Atomics.store(ctl, GO, -1);
-    Atomics.notify(ctl, GO);
+    for (const w of workers) w.post("stop");
     await Promise.all(workers.map((w) => w.terminate()));
     await cleanup();
   };
@@ -58,6 +59,7 @@ async function contended(ctx, kind, extra, cleanup = async () => {}) {
     count[0] = 0;
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, ITERATIONS, perThread);
+    arm(workers, ctl, ARMED);
     const t0 = performance.now();
     Atomics.add(ctl, GO, 1);
     Atomics.notify(ctl, GO);

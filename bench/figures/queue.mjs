@@ -10,6 +10,7 @@ import { MessageChannel } from "node:worker_threads";
 import { startWorker } from "../lib/workers.mjs";
 import { loopSession } from "../lib/session.mjs";
 import { pythonBaseline } from "../lib/python-baseline.mjs";
+import { arm } from "../lib/arm.mjs";
 
 // Slots of the control Int32Array shared with bench/workers/queue-throughput.mjs.
 const GO = 0;
@@ -17,6 +18,7 @@ const N = 1;
 const DONE = 2;
 const PRODUCERS_DONE = 3;
 const BAD = 4;
+const ARMED = 5;
 
 const LARGE = 16 * 1024 * 1024;
 /** A repetition that has not finished after this long means a lost message: fail, don't hang. */
@@ -70,6 +72,7 @@ async function throughput(ctx, kind, { producers = 1, consumers = 1, unit = "msg
     Atomics.store(ctl, PRODUCERS_DONE, 0);
     Atomics.store(ctl, BAD, 0);
     sum.fill(0);
+    arm(workers, ctl, ARMED);
     const t0 = performance.now();
     Atomics.add(ctl, GO, 1);
     Atomics.notify(ctl, GO);
@@ -210,11 +213,10 @@ export const figures = [
     start: async (ctx) => {
       const { Pipe, runtime } = await import("../../dist/forkless.mjs");
       const [here, there] = Pipe();
-      const w = startWorker("pipe-pingpong.mjs", { share: runtime().share(), conn: there.toHandle() });
+      const armed = new Int32Array(new SharedArrayBuffer(4));
+      const w = startWorker("pipe-pingpong.mjs", { share: runtime().share(), conn: there.toHandle(), armed: armed.buffer });
       const close = async () => {
-        try {
-          here.send(-1);
-        } catch {}
+        w.post("stop");
         await w.terminate();
         here.close();
         there.close();
@@ -227,6 +229,7 @@ export const figures = [
         throw error;
       }
       const run = function pipePing(n) {
+        arm([w], armed, 0, { echo: n });
         const t0 = performance.now();
         for (let i = 0; i < n; i++) {
           here.send(i);

@@ -1,12 +1,15 @@
-// One of the threads contending for a lock: for every repetition the main thread bumps GO,
-// each worker does `iterations` × (acquire; plain non-atomic increment; release), then adds
-// itself to DONE. Only mutual exclusion makes the final count exact.
+// One of the threads contending for a lock: for every repetition the main thread arms the
+// workers (between repetitions they idle in their event loop: bench/lib/arm.mjs) and bumps
+// GO; each worker does `iterations` × (acquire; plain non-atomic increment; release), then
+// adds itself to DONE. Only mutual exclusion makes the final count exact.
 import { parentPort, workerData } from "node:worker_threads";
+import { armedMessages } from "../lib/arm.mjs";
 
 // Slots of the control Int32Array (bench/figures/lock.mjs uses the same numbers).
 const GO = 0; // repetition generation; -1 = stop
 const ITERATIONS = 1; // per worker, for this repetition
 const DONE = 2; // workers finished with this repetition
+const ARMED = 3; // workers armed for this repetition
 
 const { kind, control, counter, lockWord, spin } = workerData;
 const ctl = new Int32Array(control);
@@ -63,13 +66,14 @@ const loops = {
 };
 
 const loop = await loops[kind]();
+const nextArm = armedMessages(ctl, ARMED);
 parentPort.postMessage("ready");
 let seen = 0;
-while (true) {
-  Atomics.wait(ctl, GO, seen);
+while ((await nextArm()) !== null) {
+  while (Atomics.load(ctl, GO) === seen) Atomics.wait(ctl, GO, seen);
   seen = Atomics.load(ctl, GO);
-  if (seen === -1) break;
   loop(Atomics.load(ctl, ITERATIONS));
   Atomics.add(ctl, DONE, 1);
   Atomics.notify(ctl, DONE);
 }
+parentPort.close();

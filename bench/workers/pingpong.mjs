@@ -1,14 +1,17 @@
-// The worker side of the ping-pong figures: wait for PING, clear it, set PONG; until the
-// main thread raises STOP (then sets PING once more so this side wakes up and leaves).
+// The worker side of the ping-pong figures: armed with { echo: n }, wait for PING, clear it,
+// set PONG, n times; then idle in the event loop (bench/lib/arm.mjs says why) until the next
+// repetition or "stop". The postMessage kind answers every message from its event loop.
 import { parentPort, workerData } from "node:worker_threads";
+import { armedMessages } from "../lib/arm.mjs";
 
 // Slots of the flags Int32Array (bench/figures/event.mjs uses the same numbers).
 const PING = 0;
 const PONG = 1;
-const STOP = 2;
+const ARMED = 3;
 const SPIN = 1000;
 
 const { kind } = workerData;
+const flags = new Int32Array(workerData.flags);
 
 const echoes = {
   async forkless() {
@@ -16,12 +19,10 @@ const echoes = {
     attach(workerData.share);
     const ping = Event.fromHandle(workerData.ping);
     const pong = Event.fromHandle(workerData.pong);
-    const flags = new Int32Array(workerData.flags);
-    return function forklessEcho() {
-      while (true) {
+    return function forklessEcho(n) {
+      for (let i = 0; i < n; i++) {
         ping.wait();
         ping.clear();
-        if (Atomics.load(flags, STOP) !== 0) return;
         pong.set();
       }
     };
@@ -29,12 +30,11 @@ const echoes = {
 
   // Threads asleep between hops: Atomics.wait / Atomics.notify only.
   async "atomics-wait"() {
-    const f = new Int32Array(workerData.flags);
-    return function atomicsWaitEcho() {
-      while (true) {
+    const f = flags;
+    return function atomicsWaitEcho(n) {
+      for (let i = 0; i < n; i++) {
         while (Atomics.load(f, PING) === 0) Atomics.wait(f, PING, 0);
         Atomics.store(f, PING, 0);
-        if (Atomics.load(f, STOP) !== 0) return;
         Atomics.store(f, PONG, 1);
         Atomics.notify(f, PONG, 1);
       }
@@ -43,30 +43,30 @@ const echoes = {
 
   // Bounded spin (≤ SPIN polls), then Atomics.wait.
   async spin() {
-    const f = new Int32Array(workerData.flags);
-    return function spinEcho() {
-      while (true) {
-        for (let i = 0; i < SPIN && Atomics.load(f, PING) === 0; i++);
+    const f = flags;
+    return function spinEcho(n) {
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < SPIN && Atomics.load(f, PING) === 0; j++);
         while (Atomics.load(f, PING) === 0) Atomics.wait(f, PING, 0);
         Atomics.store(f, PING, 0);
-        if (Atomics.load(f, STOP) !== 0) return;
         Atomics.store(f, PONG, 1);
         Atomics.notify(f, PONG, 1);
       }
     };
   },
-
-  // worker_threads messages: echo every message back; "stop" ends it.
-  async postmessage() {
-    return function postMessageEcho() {
-      parentPort.on("message", (message) => {
-        if (message === "stop") parentPort.close();
-        else parentPort.postMessage(message);
-      });
-    };
-  },
 };
 
-const echo = await echoes[kind]();
-parentPort.postMessage("ready");
-echo();
+if (kind === "postmessage") {
+  // worker_threads messages: echo every message back; "stop" ends it.
+  parentPort.on("message", (message) => {
+    if (message === "stop") parentPort.close();
+    else parentPort.postMessage(message);
+  });
+  parentPort.postMessage("ready");
+} else {
+  const echo = await echoes[kind]();
+  const nextArm = armedMessages(flags, ARMED);
+  parentPort.postMessage("ready");
+  for (let message; (message = await nextArm()) !== null; ) echo(message.echo);
+  parentPort.close();
+}

@@ -1,11 +1,13 @@
 // Producer and consumer threads of the queue figures (bench/figures/queue.mjs): one message
 // kind per worker pair, driven through the control Int32Array shared with the main thread.
 //
-// Each repetition: main stores N (messages) and bumps GO; producers send N messages between
+// Each repetition: main arms the workers (bench/lib/arm.mjs: between repetitions they idle in
+// their event loop), stores N (messages) and bumps GO; producers send N messages between
 // them (a NEW object { id, name, value } each, or a large ArrayBuffer); consumers take them,
 // add id + value into their checksum slot, count names that do not match, and bump DONE.
-// GO = -1 tells every worker to leave.
+// "stop" tells every worker to leave.
 import { parentPort, workerData } from "node:worker_threads";
+import { armedMessages } from "../lib/arm.mjs";
 
 // Slots of the control Int32Array (bench/figures/queue.mjs uses the same numbers).
 const GO = 0;
@@ -13,6 +15,7 @@ const N = 1;
 const DONE = 2;
 const PRODUCERS_DONE = 3;
 const BAD = 4;
+const ARMED = 5;
 
 /** 32 ASCII characters: the object encodes to about 64 bytes with forkless's codec. */
 export const NAME = "forkless-benchmark-item-32-chars";
@@ -21,8 +24,11 @@ const { kind, role, index, producers, consumers, control, sums, port, largeBytes
 const ctl = new Int32Array(control);
 const sum = new Float64Array(sums);
 
-/** Waits until GO moves past `seen`; returns the new value (-1: leave). */
-function nextRound(seen) {
+const nextArm = armedMessages(ctl, ARMED);
+
+/** Idles until armed, then waits until GO moves past `seen`; returns the new value (-1: leave). */
+async function nextRound(seen) {
+  if ((await nextArm()) === null) return -1;
   for (;;) {
     const go = Atomics.load(ctl, GO);
     if (go !== seen) return go;
@@ -57,7 +63,7 @@ async function forkless() {
   let seen = 0;
   if (role === "producer") {
     for (;;) {
-      seen = nextRound(seen);
+      seen = await nextRound(seen);
       if (seen < 0) return;
       const [first, count] = share(Atomics.load(ctl, N));
       if (large) {
@@ -72,7 +78,7 @@ async function forkless() {
     }
   }
   for (;;) {
-    seen = nextRound(seen);
+    seen = await nextRound(seen);
     if (seen < 0) return;
     const n = Atomics.load(ctl, N);
     let total = 0;
@@ -113,7 +119,7 @@ async function postMessageKind() {
     parentPort.postMessage("ready");
     let seen = 0;
     for (;;) {
-      seen = nextRound(seen);
+      seen = await nextRound(seen);
       if (seen < 0) return;
       const n = Atomics.load(ctl, N);
       // Structured clone copies the buffer (no transfer list), like a queue copies it.
@@ -146,12 +152,12 @@ async function postMessageKind() {
     }
     if (++got === n) finish();
   });
-  parentPort.on("message", (m) => {
-    if (m === "stop") {
-      port.close();
-      parentPort.close();
-    }
-  });
+  // Its event loop is where it waits anyway: it only needs to count itself armed.
+  (async () => {
+    while ((await nextArm()) !== null);
+    port.close();
+    parentPort.close();
+  })();
   parentPort.postMessage("ready");
 }
 
@@ -168,7 +174,7 @@ async function ringbuf() {
   let seen = 0;
   if (role === "producer") {
     for (;;) {
-      seen = nextRound(seen);
+      seen = await nextRound(seen);
       if (seen < 0) return;
       const n = Atomics.load(ctl, N);
       for (let i = 0; i < n; i++) {
@@ -185,7 +191,7 @@ async function ringbuf() {
     }
   }
   for (;;) {
-    seen = nextRound(seen);
+    seen = await nextRound(seen);
     if (seen < 0) return;
     const n = Atomics.load(ctl, N);
     let total = 0;
