@@ -514,6 +514,8 @@ export class Condition extends Acquirable {
     const ms = checkTimeout(timeout, "Condition.waitFor");
     const deadline = deadlineOf(ms);
     let result = predicate();
+    // Like Python, which calls wait() at least once: not holding the lock is an error even with timeout 0.
+    if (!result) this._lockAddress("waitFor");
     while (!result) {
       const left = remaining(deadline, now());
       if (left === 0) break;
@@ -527,6 +529,7 @@ export class Condition extends Acquirable {
     const ms = checkTimeout(timeout, "Condition.waitForAsync");
     const deadline = deadlineOf(ms);
     let result = predicate();
+    if (!result) this._lockAddress("waitForAsync");
     while (!result) {
       const left = remaining(deadline, now());
       if (left === 0) break;

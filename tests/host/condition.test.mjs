@@ -150,6 +150,10 @@ test("Condition: wait / notify without holding the lock throw NotOwnerError, als
   assert.throws(() => cond.notify(), notOwner);
   assert.throws(() => cond.notifyAll(), notOwner);
   await assert.rejects(cond.waitAsync(10), notOwner);
+  // waitFor with a false predicate waits at least once, as Python's wait_for does: even timeout 0 checks the lock.
+  assert.throws(() => cond.waitFor(() => false, 0), notOwner);
+  await assert.rejects(cond.waitForAsync(() => false, 0), notOwner);
+  assert.equal(cond.waitFor(() => "already true", 0), "already true", "a true predicate needs no lock, as in Python");
   await withWorkers(async (spawn) => {
     const w = spawn("condition.mjs", "holdConditionLock", { cond: cond.toHandle() });
     assert.equal(await w.message(), "held");
