@@ -41,7 +41,7 @@ export type { ProcessOptions, ProcessFailure, Sentinel } from "./process";
 export { getContext, getStartMethod, setStartMethod, getAllStartMethods, setWarmPoolSize, Context } from "./context";
 export type { StartMethod } from "./context";
 export { Value, RawValue, SharedArray, SharedArray as Array, RawArray } from "./sharedctypes";
-export type { TypeCode, ElementOf, InputOf, TypedArrayOf, SynchronizedOptions, Initializer } from "./sharedctypes";
+export type { TypeCode, ElementOf, InputOf, TypedArrayOf, SynchronizedOptions, Synchronized, Initializer } from "./sharedctypes";
 export { Queue, SimpleQueue, JoinableQueue } from "./queues";
 export type { QueueOptions } from "./queues";
 export { Pipe, Connection } from "./connection";

@@ -305,6 +305,129 @@ function makeLock<L extends Acquirable>(choice: Acquirable | boolean): { lock: L
   return { lock: choice as L, owns: false };
 }
 
+// What Value and SharedArray add to RawValue and RawArray (Python's SynchronizedBase): one lock,
+// owned (created or revived here, closed with the object) or lent by the caller.
+
+/** The lock methods Value and SharedArray both have (installed on both by `synchronize`). */
+export interface Synchronized<L extends Acquirable> {
+  /** The lock (Python's get_lock()); ValueError when created with { lock: false }. */
+  getLock(): L;
+  /** The lock's acquire({ block, timeout }). */
+  acquire(options?: AcquireOptions): boolean;
+  acquireAsync(options?: { timeout?: number }): Promise<boolean>;
+  release(): void;
+  /** Runs fn holding the lock (Python's `with v.get_lock():`); an async fn keeps it until it settles. */
+  withLock<R>(fn: () => R): R;
+  withLockAsync<R>(fn: () => R | Promise<R>): Promise<R>;
+  /** `using _ = v.hold();` */
+  hold(options?: AcquireOptions): Held;
+  holdAsync(options?: { timeout?: number }): Promise<Held>;
+}
+
+interface LockHolder {
+  _lock: Acquirable | undefined;
+  _ownsLock: boolean;
+  _raw: SharedObject | undefined;
+  _live(): number;
+  close(): void;
+}
+
+/** Constructor part: takes the lock chosen by the options, or closes the object and rethrows. */
+function takeLock(self: object, choice: Acquirable | boolean): void {
+  const me = self as unknown as LockHolder;
+  me._raw = undefined;
+  try {
+    const { lock, owns } = makeLock(choice);
+    me._lock = lock;
+    me._ownsLock = owns;
+    if (owns) lock?._ownedBy();
+  } catch (error) {
+    me._lock = undefined;
+    me._ownsLock = false;
+    me.close();
+    throw error;
+  }
+}
+
+/** fromHandle part, before _open: no lock yet, so a failed open closes cleanly. */
+function noLockYet(self: object): void {
+  const me = self as unknown as LockHolder;
+  me._lock = undefined;
+  me._ownsLock = false;
+  me._raw = undefined;
+}
+
+/** fromHandle part, after _open: revives the lock the handle names, or closes the object and rethrows. */
+function reviveLockInto(self: object, handle: Handle, expected: string): void {
+  const me = self as unknown as LockHolder;
+  try {
+    me._lock = reviveLock(handle, expected);
+    me._lock?._ownedBy();
+    me._ownsLock = true;
+  } catch (error) {
+    me.close();
+    throw error;
+  }
+}
+
+function lockExtras(self: object): Record<string, unknown> {
+  const lock = (self as unknown as LockHolder)._lock;
+  return lock ? { lock: lock.toHandle() } : {};
+}
+
+/** close() part, after the object's own: its lock-free view and the lock if owned. */
+function closeLock(self: object): void {
+  const me = self as unknown as LockHolder;
+  me._raw?.close();
+  me._raw = undefined;
+  if (me._ownsLock) me._lock?.close();
+}
+
+function abandonLock(self: object): void {
+  const me = self as unknown as LockHolder;
+  if (me._ownsLock) me._lock?._abandon();
+}
+
+function needLock(self: object, method: string): Acquirable {
+  const me = self as unknown as LockHolder;
+  me._live();
+  if (me._lock === undefined) throw noLock(self.constructor.name, method);
+  return me._lock;
+}
+
+/** Gives a class the Synchronized methods, each delegating to its lock. */
+function synchronize(cls: { prototype: object }): void {
+  const methods: Record<string, (this: object, ...args: any[]) => unknown> = {
+    getLock() {
+      return needLock(this, "getLock");
+    },
+    acquire(options?: AcquireOptions) {
+      return needLock(this, "acquire").acquire(options);
+    },
+    acquireAsync(options?: { timeout?: number }) {
+      return needLock(this, "acquireAsync").acquireAsync(options);
+    },
+    release() {
+      needLock(this, "release").release();
+    },
+    withLock(fn: () => unknown) {
+      return needLock(this, "withLock").withLock(fn);
+    },
+    withLockAsync(fn: () => unknown) {
+      return needLock(this, "withLockAsync").withLockAsync(fn);
+    },
+    hold(options?: AcquireOptions) {
+      return needLock(this, "hold").hold(options);
+    },
+    holdAsync(options?: { timeout?: number }) {
+      return needLock(this, "holdAsync").holdAsync(options);
+    },
+  };
+  for (const [name, method] of Object.entries(methods)) {
+    Object.defineProperty(cls.prototype, name, { value: method, writable: true, configurable: true });
+  }
+}
+
 // ---------------------------------------------------------------- shared plumbing
 
 interface DataObject {
@@ -432,6 +555,7 @@ registerKind("RawValue", (h) => RawValue.fromHandle(h));
  *
  * Cross threads with `toHandle()` / `Value.fromHandle(handle)`; the lock travels with it.
  */
+export interface Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> extends Synchronized<L> {}
 export class Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> extends RawValue<T> {
   static override readonly handleKind: string = "Value";
   declare private _lock: L | undefined;
@@ -445,67 +569,33 @@ export class Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> 
   constructor(typecode: T, initial?: InputOf<T>, options?: SynchronizedOptions<L>) {
     const choice = lockOption(options, new.target.name);
     super(typecode, initial);
-    this._raw = undefined;
-    try {
-      const { lock, owns } = makeLock<L>(choice);
-      this._lock = lock;
-      this._ownsLock = owns;
-      if (owns) lock?._ownedBy();
-    } catch (error) {
-      this._lock = undefined;
-      this._ownsLock = false;
-      this.close();
-      throw error;
-    }
+    takeLock(this, choice);
   }
 
   static override fromHandle<T extends TypeCode = TypeCode, L extends Acquirable = Acquirable>(handle: Handle): Value<T, L> {
     const value = Object.create(Value.prototype) as Value<T, L>;
-    value._lock = undefined;
-    value._ownsLock = false;
-    value._raw = undefined;
+    noLockYet(value);
     value._open(Kind.Value, handle, "Value");
     openBlock(value, "Value");
-    try {
-      value._lock = reviveLock(handle, "Value") as L | undefined;
-      value._lock?._ownedBy();
-      value._ownsLock = true;
-    } catch (error) {
-      value.close();
-      throw error;
-    }
+    reviveLockInto(value, handle, "Value");
     return value;
   }
 
   protected override _handleExtras(): Record<string, unknown> {
-    return this._lock ? { lock: this._lock.toHandle() } : {};
+    return lockExtras(this);
   }
 
   /** Drops this thread's reference, and the lock's if this Value created or revived it. */
   override close(): void {
     if (this.closed) return;
     super.close();
-    this._raw?.close();
-    this._raw = undefined;
-    if (this._ownsLock) this._lock?.close();
+    closeLock(this);
   }
 
   override _abandon(): void {
     if (this.closed) return;
     super._abandon();
-    if (this._ownsLock) this._lock?._abandon();
-  }
-
-  private _needLock(method: string): L {
-    this._live();
-    const lock = this._lock;
-    if (lock === undefined) throw noLock(this.constructor.name, method);
-    return lock;
-  }
-
-  /** The lock (Python's get_lock()); ValueError when created with { lock: false }. */
-  getLock(): L {
-    return this._needLock("getLock");
+    abandonLock(this);
   }
 
   /** The value without its lock, on the same memory (Python's get_obj()). Closed with this Value. */
@@ -516,38 +606,8 @@ export class Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> 
     }
     return this._raw;
   }
-
-  /** The lock's acquire({ block, timeout }). */
-  acquire(options?: AcquireOptions): boolean {
-    return this._needLock("acquire").acquire(options);
-  }
-
-  acquireAsync(options?: { timeout?: number }): Promise<boolean> {
-    return this._needLock("acquireAsync").acquireAsync(options);
-  }
-
-  release(): void {
-    this._needLock("release").release();
-  }
-
-  /** Runs fn holding the lock (Python's `with v.get_lock():`); an async fn keeps it until it settles. */
-  withLock<R>(fn: () => R): R {
-    return this._needLock("withLock").withLock(fn);
-  }
-
-  withLockAsync<R>(fn: () => R | Promise<R>): Promise<R> {
-    return this._needLock("withLockAsync").withLockAsync(fn);
-  }
-
-  /** `using _ = v.hold();` */
-  hold(options?: AcquireOptions): Held {
-    return this._needLock("hold").hold(options);
-  }
-
-  holdAsync(options?: { timeout?: number }): Promise<Held> {
-    return this._needLock("holdAsync").holdAsync(options);
-  }
 }
+synchronize(Value);
 registerKind("Value", (h) => Value.fromHandle(h));
 
 // ---------------------------------------------------------------- RawArray
@@ -743,6 +803,7 @@ registerKind("RawArray", (h) => RawArray.fromHandle(h));
  * a.withLock(() => { for (let i = 0; i < a.length; i++) a.array[i] += 1; });
  * ```
  */
+export interface SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = RLock> extends Synchronized<L> {}
 export class SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = RLock> extends RawArray<T> {
   static override readonly handleKind: string = "SharedArray";
   declare private _lock: L | undefined;
@@ -756,67 +817,33 @@ export class SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = R
   constructor(typecode: T, sizeOrInitializer: number | Initializer<T>, options?: SynchronizedOptions<L>) {
     const choice = lockOption(options, new.target.name);
     super(typecode, sizeOrInitializer);
-    this._raw = undefined;
-    try {
-      const { lock, owns } = makeLock<L>(choice);
-      this._lock = lock;
-      this._ownsLock = owns;
-      if (owns) lock?._ownedBy();
-    } catch (error) {
-      this._lock = undefined;
-      this._ownsLock = false;
-      this.close();
-      throw error;
-    }
+    takeLock(this, choice);
   }
 
   static override fromHandle<T extends TypeCode = TypeCode, L extends Acquirable = Acquirable>(handle: Handle): SharedArray<T, L> {
     const array = Object.create(SharedArray.prototype) as SharedArray<T, L>;
-    array._lock = undefined;
-    array._ownsLock = false;
-    array._raw = undefined;
+    noLockYet(array);
     array._open(Kind.SharedArray, handle, "SharedArray");
     openBlock(array, "SharedArray");
-    try {
-      array._lock = reviveLock(handle, "SharedArray") as L | undefined;
-      array._lock?._ownedBy();
-      array._ownsLock = true;
-    } catch (error) {
-      array.close();
-      throw error;
-    }
+    reviveLockInto(array, handle, "SharedArray");
     return array;
   }
 
   protected override _handleExtras(): Record<string, unknown> {
-    return this._lock ? { lock: this._lock.toHandle() } : {};
+    return lockExtras(this);
   }
 
   /** Drops this thread's reference, and the lock's if this array created or revived it. */
   override close(): void {
     if (this.closed) return;
     super.close();
-    this._raw?.close();
-    this._raw = undefined;
-    if (this._ownsLock) this._lock?.close();
+    closeLock(this);
   }
 
   override _abandon(): void {
     if (this.closed) return;
     super._abandon();
-    if (this._ownsLock) this._lock?._abandon();
-  }
-
-  private _needLock(method: string): L {
-    this._live();
-    const lock = this._lock;
-    if (lock === undefined) throw noLock(this.constructor.name, method);
-    return lock;
-  }
-
-  /** The lock (Python's get_lock()); ValueError when created with { lock: false }. */
-  getLock(): L {
-    return this._needLock("getLock");
+    abandonLock(this);
   }
 
   /** The array without its lock, on the same memory (Python's get_obj()). Closed with this array. */
@@ -827,33 +854,6 @@ export class SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = R
     }
     return this._raw;
   }
-
-  acquire(options?: AcquireOptions): boolean {
-    return this._needLock("acquire").acquire(options);
-  }
-
-  acquireAsync(options?: { timeout?: number }): Promise<boolean> {
-    return this._needLock("acquireAsync").acquireAsync(options);
-  }
-
-  release(): void {
-    this._needLock("release").release();
-  }
-
-  withLock<R>(fn: () => R): R {
-    return this._needLock("withLock").withLock(fn);
-  }
-
-  withLockAsync<R>(fn: () => R | Promise<R>): Promise<R> {
-    return this._needLock("withLockAsync").withLockAsync(fn);
-  }
-
-  hold(options?: AcquireOptions): Held {
-    return this._needLock("hold").hold(options);
-  }
-
-  holdAsync(options?: { timeout?: number }): Promise<Held> {
-    return this._needLock("holdAsync").holdAsync(options);
-  }
 }
+synchronize(SharedArray);
 registerKind("SharedArray", (h) => SharedArray.fromHandle(h));

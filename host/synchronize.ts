@@ -511,6 +511,7 @@ export class Condition extends Acquirable {
 
   /** Waits until predicate() is truthy (checked with the lock held); returns its last value. */
   waitFor<T>(predicate: () => T, timeout?: number): T {
+    this._live();
     const ms = checkTimeout(timeout, "Condition.waitFor");
     const deadline = deadlineOf(ms);
     let result = predicate();
@@ -526,6 +527,7 @@ export class Condition extends Acquirable {
   }
 
   async waitForAsync<T>(predicate: () => T, timeout?: number): Promise<T> {
+    this._live();
     const ms = checkTimeout(timeout, "Condition.waitForAsync");
     const deadline = deadlineOf(ms);
     let result = predicate();
