@@ -120,7 +120,11 @@ const ARRAY_KEYS_MAX = 64;
 /** A long array that shows more holes than this (and more holes than elements) is sent sparse. */
 const SPARSE_HOLES = 256;
 const INITIAL_BYTES = 256;
-/** Buffers grown past this are dropped at the next encode(), so one huge message does not pin memory. */
+/**
+ * A buffer grown past this is dropped at the next encode() unless the previous message filled a
+ * quarter of it: one huge message does not pin memory, a stream of large ones does not regrow
+ * (and first-touch) a buffer from 256 bytes for every message.
+ */
 const RETAINED_BYTES = 1 << 20;
 const MAX_BYTES = 0xffffffff;
 
@@ -429,7 +433,7 @@ export class Encoder {
     // A getter that sends something itself: use a separate encoder.
     if (this.busy) return new Encoder().encode(value, refs);
     this.busy = true;
-    if (this.buf.length > RETAINED_BYTES) this.setBuffer(new Uint8Array(INITIAL_BYTES));
+    if (this.buf.length > RETAINED_BYTES && this.pos < this.buf.length / 4) this.setBuffer(new Uint8Array(INITIAL_BYTES));
     this.pos = 0;
     this.polluted = isPolluted();
     try {

@@ -768,6 +768,21 @@ describe("the encoder", () => {
     assert.deepEqual(decode(small.slice(), fakeRefs()), { tiny: true });
   });
 
+  test("keeps a big buffer while messages stay big, and gives it back after a small one", () => {
+    const e = new Encoder();
+    const payload = new Uint8Array(4 << 20).fill(9).buffer;
+    const first = e.encode(payload, fakeRefs());
+    const internal = first.buffer;
+    assert.ok(internal.byteLength > 1 << 20);
+    const second = e.encode(payload, fakeRefs());
+    assert.equal(second.buffer, internal, "a second 4 MiB message reuses the buffer instead of regrowing one");
+    assert.deepEqual(new Uint8Array(decode(second.slice(), fakeRefs())), new Uint8Array(payload));
+    e.encode({ tiny: true }, fakeRefs()); // the last message filled the buffer: kept once more
+    const small = e.encode({ tiny: 2 }, fakeRefs());
+    assert.ok(small.buffer.byteLength <= 1 << 20, "after a small message the big buffer is let go");
+    assert.deepEqual(decode(small.slice(), fakeRefs()), { tiny: 2 });
+  });
+
   test("a getter that sends a message itself (re-entrant encode)", () => {
     const e = new Encoder();
     let inner;
