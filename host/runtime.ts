@@ -203,6 +203,20 @@ function pagesFor(bytes: number, what: string): number {
   return Math.min(MODULE_MAX_PAGES, Math.ceil(bytes / PAGE));
 }
 
+/**
+ * Tools that watch a program from another thread (the test runner's watchdog) register
+ * `globalThis[Symbol.for("forkless.onRuntime")] = (share) => …` to learn of the memory as
+ * soon as it exists: a thread that later hangs can no longer be asked for it.
+ */
+function announce(rt: Runtime): void {
+  const hook = (globalThis as any)[Symbol.for("forkless.onRuntime")];
+  if (typeof hook === "function") {
+    try {
+      hook(rt.share());
+    } catch {}
+  }
+}
+
 /** Creates this thread's runtime with a fresh shared memory. Call before any object is made, or never. */
 export function configure(options: RuntimeOptions = {}): Runtime {
   if (state.current) {
@@ -219,6 +233,7 @@ export function configure(options: RuntimeOptions = {}): Runtime {
   const module = compileModule();
   const memory = createMemory(initial, maximum);
   state.current = new Runtime(memory, module, maximum);
+  announce(state.current);
   return state.current;
 }
 
@@ -240,6 +255,7 @@ export function attach(share: RuntimeShare, record?: ThreadRecord): Runtime {
   }
   applyEngineWorkarounds();
   state.current = new Runtime(share.memory, share.module ?? compileModule(), 0, record);
+  announce(state.current);
   return state.current;
 }
 
