@@ -14,9 +14,19 @@ function inlineWasm() {
   };
 }
 
+// The module's exported numbers (scripts/build-wasm.mjs writes them), as a plain object.
+function inlineAbi() {
+  const id = "forkless:abi";
+  return {
+    name: "forkless-inline-abi",
+    resolveId: (source) => (source === id ? `\0${id}` : null),
+    load: (resolved) => (resolved === `\0${id}` ? `export default ${readFileSync("build/abi.json", "utf8")};` : null),
+  };
+}
+
 export default {
   input: { forkless: "host/index.ts", worker: "host/worker-entry.ts" },
-  plugins: [inlineWasm(), esbuild({ target: "es2022", tsconfig: "tsconfig.json" })],
+  plugins: [inlineWasm(), inlineAbi(), esbuild({ target: "es2022", tsconfig: "tsconfig.json" })],
   output: [
     { dir: "dist", format: "es", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs" },
     { dir: "dist", format: "cjs", entryFileNames: "[name].cjs", chunkFileNames: "[name]-[hash].cjs" },

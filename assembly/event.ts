@@ -1,6 +1,12 @@
-// Event. The word is (number of set() transitions << 1) | isSet, so a waiter that sleeps
-// through a set() followed quickly by clear() still sees that the event fired.
+// Event.
+//
+// Block payload (16 bytes):
+//   +0 i32 word      (number of set() transitions << 1) | isSet: a waiter that sleeps through
+//                    a set() followed quickly by clear() still sees that the event fired
+//   +4 i32 waiters   sleepers (set skips the notify system call when 0)
 import { deadlineFrom, futexWait, spinWhileEquals } from "./wait";
+import { blockIn, unblock } from "./threads";
+import { KIND_EVENT } from "./kinds";
 
 export const EVENT_SIZE: i32 = 16;
 const WAITERS: usize = 4;
@@ -32,11 +38,14 @@ export function event_fired_since(p: i32, word: i32): i32 {
   return (now & 1) != 0 || (now >>> 1) != (word >>> 1) ? 1 : 0;
 }
 
-export function event_wait(p: i32, timeoutMs: f64): i32 {
+export function event_wait(p: i32, timeoutMs: f64, id: i32): i32 {
   const word = atomic.load<i32>(<usize>p);
   if ((word & 1) != 0) return 1;
   if (timeoutMs == 0) return 0;
-  return eventSlow(<usize>p, word, timeoutMs);
+  blockIn(id, KIND_EVENT, p, 0);
+  const result = eventSlow(<usize>p, word, timeoutMs);
+  unblock(id);
+  return result;
 }
 
 @inline(never)

@@ -18,6 +18,14 @@ export const SPIN_ROUNDS: i32 = 32;
 
 export const FOREVER: f64 = -1;
 
+/**
+ * How often a parked waiter re-checks what no wake-up may announce: that a lock's holder
+ * is gone, that a message's writer still runs, that a release did not go to a thread
+ * being terminated (whose wake is lost with it). The reaper wakes the waiters it knows of at
+ * once; this bounds what an unannounced death can cost the rest.
+ */
+export const LIVENESS_CHECK_MS: f64 = 100;
+
 export function deadlineFrom(timeoutMs: f64): f64 {
   return timeoutMs < 0 ? FOREVER : now() + timeoutMs;
 }

@@ -163,7 +163,7 @@ class ReusableWorker {
   }
 
   lend(boot: BootMessage): WorkerLike {
-    const lease = new Lease(this.raw, boot.record.p, () => this.lease === lease);
+    const lease = new Lease(this.raw, boot.record.id, () => this.lease === lease);
     this.lease = lease;
     state.busy!.add(this);
     this.raw.setKeepAlive(true);

@@ -1,24 +1,63 @@
-// The Wasm module's export surface, as the host sees it.
-export interface WasmExports extends RingExports {
+// The Wasm module's functions, as the host calls them (assembly/index.ts is the manifest;
+// tests/host/abi.test.mjs checks every name and parameter count against the module).
+// p = a block's payload address, g = its generation, id = a thread id, index = where in a
+// thread's reference table a reference is recorded. Timeouts are ms (negative = forever).
+export interface WasmExports {
   arena_init(maxPages: number): number;
   arena_ready(): number;
   arena_blocks(): number;
   arena_bytes(): number;
+  arena_internal_blocks(): number;
+  arena_internal_bytes(): number;
   arena_top(): number;
   arena_max_pages(): number;
-  block_alloc(payload: number, kind: number): number;
-  block_check(p: number, kind: number, generation: number): number;
-  block_live(p: number, kind: number): number;
-  block_open(p: number, kind: number, generation: number): number;
-  block_release(p: number, generation: number): number;
+  arena_heap_start(): number;
+  arena_capacity_for(payload: number): number;
+  arena_check(): number;
+  arena_next_block(p: number): number;
+  block_capacity(p: number): number;
   block_generation(p: number): number;
   block_refs(p: number): number;
-  block_capacity(p: number): number;
+
+  block_alloc(payload: number, kind: number, id: number): number;
+  block_open(p: number, kind: number, g: number, id: number): number;
+  block_check(p: number, kind: number, g: number): number;
+  block_release(p: number, g: number, id: number, index: number): number;
+  thread_last_index(id: number): number;
+  thread_last_block(id: number): number;
+  thread_reserve(id: number, n: number): number;
+  thread_ref_count(id: number): number;
+  transit_new(id: number, n: number): number;
+  transit_add(t: number, p: number, kind: number, g: number): number;
+  transit_adopt(t: number, p: number, g: number, id: number): number;
+  transit_pending(t: number): number;
+  thread_attach(): number;
+  thread_new(parent: number, flags: number): number;
+  thread_hold(target: number, id: number): number;
+  thread_release(target: number, id: number, index: number): number;
+  thread_boot_give(child: number, t: number, parent: number, tIndex: number): number;
+  thread_boot_take(id: number): number;
+
+  thread_alive(id: number): number;
+  thread_state(id: number): number;
+  thread_exit_code(id: number): number;
+  thread_parent(id: number): number;
+  thread_flags(id: number): number;
+  thread_exit(id: number, code: number): number;
+  thread_terminate(id: number, code: number): number;
+  thread_join(id: number, timeoutMs: number): number;
+  thread_block(id: number, kind: number, at: number, extra: number): void;
+  thread_unblock(id: number): void;
+  wait_register(id: number, kind: number, at: number, extra: number): number;
+  wait_unregister(id: number, reg: number): number;
+  thread_reap(id: number, code: number, reaper: number): number;
+  thread_detach(id: number): number;
 
   lock_try(p: number, id: number): number;
-  lock_acquire(p: number, id: number, timeoutMs: number): number;
+  lock_acquire_noted(p: number, id: number, timeoutMs: number, kind: number): number;
   lock_release(p: number): number;
   lock_owner(p: number): number;
+  lock_locked(p: number): number;
   lock_park_word(p: number): number;
   lock_try_contended(p: number, id: number): number;
   rlock_acquire(p: number, id: number, timeoutMs: number): number;
@@ -31,7 +70,7 @@ export interface WasmExports extends RingExports {
 
   sem_init(p: number, value: number, max: number): void;
   sem_try(p: number): number;
-  sem_acquire(p: number, timeoutMs: number): number;
+  sem_acquire(p: number, timeoutMs: number, id: number): number;
   sem_release(p: number, n: number): number;
   sem_value(p: number): number;
   sem_max(p: number): number;
@@ -43,7 +82,7 @@ export interface WasmExports extends RingExports {
   event_is_set(p: number): number;
   event_word(p: number): number;
   event_fired_since(p: number, word: number): number;
-  event_wait(p: number, timeoutMs: number): number;
+  event_wait(p: number, timeoutMs: number, id: number): number;
   event_park(p: number): void;
   event_unpark(p: number): void;
 
@@ -51,13 +90,16 @@ export interface WasmExports extends RingExports {
   cond_enter(c: number, id: number): number;
   cond_seq(c: number): number;
   cond_leave(c: number, timedOut: number, id: number, enterSeq: number): number;
+  cond_enter_async(c: number, id: number): number;
+  cond_leave_async(c: number, timedOut: number, id: number, enterSeq: number, reg: number): number;
   cond_wait(c: number, lockP: number, isRLock: number, id: number, timeoutMs: number): number;
   cond_notify(c: number, n: number): number;
   cond_waiters(c: number): number;
 
   barrier_init(p: number, parties: number): void;
   barrier_arrive(p: number, hasAction: number, id: number): number;
-  barrier_finish(p: number, ok: number): void;
+  barrier_arrive_async(p: number, hasAction: number, id: number): number;
+  barrier_finish(p: number, ok: number, id: number): void;
   barrier_status(p: number, gen16: number): number;
   barrier_timeout(p: number, gen16: number): number;
   barrier_gen(p: number): number;
@@ -69,46 +111,18 @@ export interface WasmExports extends RingExports {
   barrier_broken(p: number): number;
   barrier_break_if_gen(p: number, gen16: number): void;
 
-  lock_try_recover(p: number, id: number): number;
-  thread_init(p: number, parentId: number): number;
-  thread_alive(id: number): number;
-  thread_state(id: number): number;
-  thread_exit_code(id: number): number;
-  thread_parent(id: number): number;
-  thread_exit(id: number, code: number): number;
-  thread_join(id: number, timeoutMs: number): number;
-  thread_block(id: number, kind: number, at: number, extra: number): void;
-  thread_unblock(id: number): void;
-  thread_reap(id: number): number;
-}
-
-/** Thread record states (assembly/thread.ts). */
-export const THREAD_RUNNING = 1;
-export const THREAD_EXITED = 2;
-export const THREAD_DEAD = 3;
-/** lock_acquire: the owner died holding it; the caller freed it and must report it. */
-export const E_OWNER_DIED = -4;
-
-/** Status codes shared with assembly/arena.ts. */
-export const E_RANGE = -1;
-export const E_NOT_BLOCK = -2;
-export const E_KIND = -3;
-export const E_STALE = -4;
-export const E_UNINITIALIZED = -5;
-
-/** assembly/ring.ts */
-export interface RingExports {
-  ring_init(q: number, capacity: number, maxsize: number, flags: number): void;
+  ring_init(q: number, capacity: number, maxsize: number, flags: number): number;
   ring_chunk_max(q: number): number;
   q_put_begin(q: number, id: number, timeoutMs: number): number;
-  q_put_chunk(q: number, src: number, len: number, flags: number, timeoutMs: number): number;
+  q_put_chunk(q: number, src: number, len: number, flags: number, timeoutMs: number, transit: number, id: number, transitIndex: number): number;
   q_put_end(q: number): void;
-  q_put(q: number, id: number, src: number, len: number, timeoutMs: number): number;
+  q_put(q: number, id: number, src: number, len: number, timeoutMs: number, transit: number, transitIndex: number): number;
   q_get(q: number, id: number, dst: number, timeoutMs: number): number;
-  q_get_next(q: number, dst: number): number;
+  q_get_next(q: number, id: number, dst: number, timeoutMs: number): number;
+  q_get_next_try(q: number, id: number, dst: number): number;
   q_get_end(q: number): void;
-  q_get_next_try(q: number, dst: number): number;
-  q_poll(q: number, timeoutMs: number): number;
+  q_reading(q: number, id: number): number;
+  q_poll(q: number, id: number, timeoutMs: number): number;
   q_count(q: number): number;
   q_maxsize(q: number): number;
   q_capacity(q: number): number;
@@ -119,7 +133,9 @@ export interface RingExports {
   q_put_waiters_add(q: number, delta: number): void;
   q_task_done(q: number): number;
   q_unfinished(q: number): number;
-  q_join(q: number, timeoutMs: number): number;
-  q_writers_add(q: number, delta: number): number;
+  q_join(q: number, id: number, timeoutMs: number): number;
   q_eof(q: number): number;
+  conn_init(c: number, input: number, output: number): number;
+  conn_input(c: number): number;
+  conn_output(c: number): number;
 }

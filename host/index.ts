@@ -2,10 +2,10 @@
 export { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier, Acquirable } from "./synchronize";
 export type { Held, BarrierOptions } from "./synchronize";
 export type { AcquireOptions } from "./options";
-export { SharedObject, fromHandle, isHandle, registerClass } from "./handles";
+export { SharedObject, fromHandle, isHandle, registerClass, detach } from "./handles";
 export type { Handle } from "./handles";
 export { configure, attach, runtime, memoryStats } from "./runtime";
-export type { RuntimeOptions, RuntimeShare, Runtime } from "./runtime";
+export type { RuntimeOptions, RuntimeShare, Runtime, MemoryStats } from "./runtime";
 export { mayBlock } from "./platform";
 export {
   ProcessError,

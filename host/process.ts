@@ -3,12 +3,12 @@
 // target function or Process subclass and finds it by name (spawn semantics), so user
 // code is never shipped as source and no eval is needed.
 import { runtime } from "./runtime";
-import { adoptHandle, type Handle } from "./handles";
+import { TransitBuilder, outOfMemory } from "./handles";
 import { ProcessError, ValueError, BlockingNotAllowedError } from "./errors";
 import { checkTimeout, remaining, FOREVER } from "./options";
 import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep, type WorkerLike } from "./platform";
 import { encodeForTransfer } from "./serialize";
-import { THREAD_EXITED, THREAD_RUNNING } from "./exports";
+import { abi } from "./abi";
 import { launch, prewarm, resolveStartMethod, type StartMethod } from "./context";
 
 export interface ProcessOptions {
@@ -39,7 +39,8 @@ export interface ProcessFailure {
 /** Serialized description of a child, sent to its worker. */
 export interface BootMessage {
   type: "boot";
-  record: { p: number; g: number };
+  /** The child's thread (its slot holds the arguments' transit block until it takes it). */
+  record: { id: number };
   name: string;
   daemon: boolean;
   identity: number[];
@@ -67,8 +68,9 @@ interface State {
   started: boolean;
   closed: boolean;
   pid: number | null;
-  recordP: number;
-  recordG: number;
+  /** The child's thread id, and where this thread's table holds our reference to its slot. */
+  tid: number;
+  tidIndex: number;
   worker?: WorkerLike;
   finalized: boolean;
   exitCode: number | null;
@@ -77,8 +79,9 @@ interface State {
   resolveExited: () => void;
   /** The child reported that it runs (its "started" message arrived). */
   booted?: boolean;
-  /** References travelling to the child; released here only if the child never adopted them. */
-  transit: Handle[];
+  sentinel?: Sentinel;
+  /** The objects the arguments carry; their references are taken at start(). */
+  transit?: TransitBuilder;
 }
 
 // On globalThis so that the ESM and CJS builds loaded in one thread agree on every process.
@@ -96,13 +99,12 @@ function newState(role: State["role"]): State {
     started: false,
     closed: false,
     pid: null,
-    recordP: 0,
-    recordG: 0,
+    tid: 0,
+    tidIndex: -1,
     finalized: false,
     exitCode: null,
     exited,
     resolveExited,
-    transit: [],
   };
 }
 
@@ -223,8 +225,7 @@ export class Process {
     if (state.role !== "parent" || !state.started) return null;
     if (state.finalized) return state.exitCode;
     const ex = runtime().exports;
-    const id = state.recordP >>> 4;
-    return ex.thread_state(id) === THREAD_RUNNING ? null : ex.thread_exit_code(id);
+    return ex.thread_state(state.tid) === abi.RUNNING ? null : ex.thread_exit_code(state.tid);
   }
 
   /** The error that ended the child (name, message, stack, cause), if one did. */
@@ -236,7 +237,8 @@ export class Process {
   get sentinel(): Sentinel {
     const state = this._checkOpen("sentinel");
     if (state.role !== "parent" || !state.started) throw new ValueError("Process.sentinel: the process has not been started");
-    return new ProcessSentinel(this);
+    // One object per process, so `wait([...]).includes(p.sentinel)` works as in CPython.
+    return (state.sentinel ??= new ProcessSentinel(this));
   }
 
   /** Starts the process in a new worker. At most once, and only by the process that created it. */
@@ -254,22 +256,37 @@ export class Process {
       );
     }
     const boot = this._bootMessage(state);
-    const ex = runtime().exports;
-    const record = ex.block_alloc(32, 8);
-    if (record === 0) {
-      releaseInFlight(state.transit);
-      throw new ProcessError("Process.start: the shared memory is full; cannot create the process record");
+    const rt = runtime();
+    const ex = rt.exports;
+    const flags = state.daemon ? abi.FLAG_DAEMON : 0;
+    let sent: { t: number; index: number } | undefined;
+    try {
+      sent = state.transit!.commit(rt);
+    } catch (error) {
+      state.transit = undefined;
+      throw error;
     }
-    ex.thread_init(record, runtime().id);
-    state.recordP = record;
-    state.recordG = ex.block_generation(record);
-    state.pid = record >>> 4;
-    boot.record = { p: record, g: state.recordG };
+    state.transit = undefined;
+    const tid = ex.thread_new(rt.id, flags);
+    if (tid < 0) {
+      if (sent) ex.block_release(sent.t, ex.block_generation(sent.t), rt.id, sent.index);
+      if (tid !== abi.E_NO_THREAD) throw outOfMemory(rt, "Process.start");
+      throw new ProcessError(
+        `Process.start: every one of the ${abi.SLOTS - 1} thread slots is in use; join() the processes that ended (and let go of their Process objects)`,
+      );
+    }
+    state.tid = tid;
+    state.tidIndex = ex.thread_last_index(rt.id);
+    state.pid = tid;
+    // The child's slot takes the arguments' references: if it never runs, its reaper drops them.
+    if (sent) ex.thread_boot_give(tid, sent.t, rt.id, sent.index);
+    boot.record = { id: tid };
     try {
       state.worker = launch(state.startMethod, boot);
     } catch (error) {
-      ex.block_release(record, state.recordG);
-      releaseInFlight(state.transit);
+      ex.thread_exit(tid, 1);
+      ex.thread_reap(tid, 1, rt.id);
+      ex.thread_release(tid, rt.id, state.tidIndex);
       throw error;
     }
     state.started = true;
@@ -302,30 +319,25 @@ export class Process {
               "`static module = import.meta.url;` (or `static module = __filename;` in CommonJS) to the class, and export it",
       );
     }
-    // Forkless objects travel with references of their own, which the child adopts: nothing
-    // the parent does meanwhile (closing its copies, blocking in a loop) can free them.
-    const inFlight: Handle[] = [];
+    // Forkless objects travel with references of their own (a transit block the child's slot
+    // holds until the child adopts them): nothing the parent does meanwhile can free them.
+    const transit = new TransitBuilder();
     let payload: unknown;
-    try {
-      if (mode === "target") {
-        payload = {
-          args: encodeForTransfer(state.args, `${state.name}.args`, inFlight),
-          kwargs: state.kwargs === undefined ? undefined : encodeForTransfer(state.kwargs, `${state.name}.kwargs`, inFlight),
-        };
-      } else {
-        const fields: Record<string, unknown> = {};
-        for (const key of Object.keys(this)) fields[key] = (this as any)[key];
-        payload = { fields: encodeForTransfer(fields, cls.name, inFlight) };
-      }
-    } catch (error) {
-      releaseInFlight(inFlight);
-      throw error;
+    if (mode === "target") {
+      payload = {
+        args: encodeForTransfer(state.args, `${state.name}.args`, transit),
+        kwargs: state.kwargs === undefined ? undefined : encodeForTransfer(state.kwargs, `${state.name}.kwargs`, transit),
+      };
+    } else {
+      const fields: Record<string, unknown> = {};
+      for (const key of Object.keys(this)) fields[key] = (this as any)[key];
+      payload = { fields: encodeForTransfer(fields, cls.name, transit) };
     }
-    state.transit = inFlight;
+    state.transit = transit;
     const here = thisProcess();
     return {
       type: "boot",
-      record: { p: 0, g: 0 },
+      record: { id: 0 },
       name: state.name,
       daemon: state.daemon,
       identity: state.identity,
@@ -339,7 +351,6 @@ export class Process {
 
   private _onMessage(state: State, message: any): void {
     if (message?.type === "started") {
-      state.transit = [];
       state.booted = true;
     } else if (message?.type === "failure") {
       state.failure = message.failure;
@@ -348,18 +359,17 @@ export class Process {
     }
   }
 
-  /** The worker stopped: publish its exit, recover what it held, free its record. */
+  /** The worker stopped: recover what it held (it can run no more), drop our hold on its thread. */
   private _finalize(state: State, workerCode: number): void {
     if (state.finalized) return;
-    const ex = runtime().exports;
-    const id = state.recordP >>> 4;
-    ex.thread_exit(id, workerCode === 0 ? 0 : workerCode);
+    const rt = runtime();
+    const ex = rt.exports;
+    const id = state.tid;
+    ex.thread_reap(id, workerCode, rt.id);
     state.exitCode = ex.thread_exit_code(id);
-    ex.thread_reap(id);
-    ex.block_release(state.recordP, state.recordG);
+    ex.thread_release(id, rt.id, state.tidIndex);
     state.finalized = true;
     state.worker = undefined;
-    releaseInFlight(state.transit); // the child ended before adopting them
     thisProcess().children.delete(this);
     state.resolveExited();
   }
@@ -370,11 +380,8 @@ export class Process {
     const ms = checkTimeout(timeout, "Process.join");
     if (state.finalized) return;
     const ex = runtime().exports;
-    const id = state.recordP >>> 4;
-    if (ex.thread_state(id) !== THREAD_RUNNING) {
-      ex.thread_reap(id);
-      return;
-    }
+    const id = state.tid;
+    if (ex.thread_state(id) !== abi.RUNNING) return;
     if (ms !== 0 && !mayBlock()) {
       throw new BlockingNotAllowedError("Process.join() would block this thread, which may not block; use await process.joinAsync() instead");
     }
@@ -386,7 +393,7 @@ export class Process {
       );
     }
     // The child publishes its exit in shared memory, so this works while our event loop is blocked.
-    if (ex.thread_join(id, ms) === 1) ex.thread_reap(id);
+    ex.thread_join(id, ms);
   }
 
   /** join() for threads that may not block: resolves when the process ended or timeout ms passed. */
@@ -395,16 +402,14 @@ export class Process {
     const ms = checkTimeout(timeout, "Process.joinAsync");
     if (state.finalized) return;
     if (ms === FOREVER) return state.exited;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([state.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    await raceDeadline(state.exited, now() + ms);
   }
 
   isAlive(): boolean {
     const state = this._checkOpen("isAlive");
     if (state.role === "self") return true;
     if (state.role !== "parent" || !state.started || state.finalized) return false;
-    return runtime().exports.thread_state(state.recordP >>> 4) === THREAD_RUNNING;
+    return runtime().exports.thread_state(state.tid) === abi.RUNNING;
   }
 
   /** Stops the process at once (exit code -15). Its finally blocks do not run. */
@@ -421,13 +426,10 @@ export class Process {
     const state = this._checkOpen(what);
     if (state.role !== "parent") throw new ValueError(`Process.${what}: only the process that started it may stop it`);
     if (!state.started || state.finalized || !state.worker) return;
-    const ex = runtime().exports;
-    const id = state.recordP >>> 4;
-    ex.thread_exit(id, code);
+    // TERMINATING: alive to every primitive until its worker's exit shows it has stopped, so
+    // nothing it holds is handed on while it might still run (the exit event reaps it).
+    runtime().exports.thread_terminate(state.tid, code);
     state.worker.terminate();
-    // Recover its locks now: the thread stops within microseconds, and our own thread may be
-    // about to block on one of them. The exit event repeats this after the thread is gone.
-    ex.thread_reap(id);
   }
 
   /** Releases the process's resources; it must have ended. Most methods throw afterwards. */
@@ -465,16 +467,6 @@ export class Process {
   }
 }
 
-function releaseInFlight(handles: Handle[]): void {
-  for (const handle of handles.splice(0)) {
-    try {
-      adoptHandle(handle).close();
-    } catch {
-      // already gone
-    }
-  }
-}
-
 /** What the child sees of its parent. */
 export class ParentProcess {
   constructor(
@@ -500,7 +492,7 @@ export function childProcessObject(exported: any, boot: BootMessage, decoded: an
   state.daemon = boot.daemon;
   state.identity = boot.identity;
   state.started = true;
-  state.pid = boot.record.p >>> 4;
+  state.pid = boot.record.id;
   if (boot.mode === "target") {
     state.target = exported;
     state.args = decoded.args;
@@ -573,10 +565,43 @@ export function exit(code: number = 0): never {
 
 // ---------------------------------------------------------------- wait()
 
-/** Something that becomes ready: a process sentinel (and, later, connections). */
+/**
+ * Resolves when `promise` does, or once now() has reached `deadline` — never before it:
+ * setTimeout may fire a fraction of a millisecond early, so it is re-armed until the clock agrees.
+ */
+export async function raceDeadline(promise: Promise<unknown>, deadline: number): Promise<void> {
+  let settled = false;
+  const done = promise.then(() => {
+    settled = true;
+  });
+  while (!settled) {
+    const left = deadline - now();
+    if (left <= 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.ceil(left))))]);
+    clearTimeout(timer);
+  }
+}
+
+/** A way to end an asynchronous wait early (waitAsync() ends its losers' waits with it). */
+export class Cancellation {
+  cancelled = false;
+  private readonly wakers = new Set<() => void>();
+  cancel(): void {
+    this.cancelled = true;
+    for (const wake of this.wakers) wake();
+  }
+  onCancel(wake: () => void): () => void {
+    this.wakers.add(wake);
+    return () => this.wakers.delete(wake);
+  }
+}
+
+/** Something that becomes ready: a process sentinel, or a connection. */
 export interface Sentinel {
   ready(): boolean;
-  readyAsync(): Promise<void>;
+  /** Resolves once ready, or when `cancel` is cancelled (then it need not be ready). */
+  readyAsync(cancel?: Cancellation): Promise<void>;
 }
 
 class ProcessSentinel implements Sentinel {
@@ -622,11 +647,15 @@ export async function waitAsync<T extends Waitable>(objects: T[], timeout?: numb
   const sentinels = objects.map(sentinelOf);
   const ready = () => objects.filter((_, i) => sentinels[i].ready());
   if (ready().length > 0 || ms === 0) return ready();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const races: Promise<unknown>[] = sentinels.map((s) => s.readyAsync());
-  if (ms !== FOREVER) races.push(new Promise((resolve) => (timer = setTimeout(resolve, ms))));
-  await Promise.race(races);
-  clearTimeout(timer);
+  // Every wait this starts ends with it: the losers are cancelled, so nothing stays pending.
+  const cancel = new Cancellation();
+  try {
+    const any = Promise.race(sentinels.map((s) => s.readyAsync(cancel)));
+    if (ms === FOREVER) await any;
+    else await raceDeadline(any, now() + ms);
+  } finally {
+    cancel.cancel();
+  }
   await sleep(0);
   return ready();
 }

@@ -5,6 +5,7 @@ import wasmBase64 from "forkless:wasm";
 import type { WasmExports } from "./exports";
 import { UnsupportedEnvironmentError, ValueError } from "./errors";
 import { applyEngineWorkarounds, decodeBase64, isNode, now } from "./platform";
+import { abi } from "./abi";
 
 const PAGE = 65536;
 /** What the module declares for its imported memory; a runtime may choose less. */
@@ -17,14 +18,10 @@ export interface RuntimeOptions {
   maxMemoryBytes?: number;
 }
 
-/** A thread record made by a parent for the child it starts. */
+/** The thread a parent made for the child it starts (its id in the thread table). */
 export interface ThreadRecord {
-  readonly p: number;
-  readonly g: number;
+  readonly id: number;
 }
-
-export const KIND_THREAD = 8;
-export const THREAD_RECORD_BYTES = 32;
 
 /**
  * What another thread needs to join this runtime; structured-cloneable (postMessage / workerData).
@@ -41,13 +38,10 @@ export class Runtime {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly exports: WasmExports;
-  /** This thread's id in lock words; unique across every thread attached to the memory. */
+  /** This thread's id (assembly/threads.ts): in lock words, and for every reference it holds. */
   id: number;
   #buffer: SharedArrayBuffer | undefined;
   #int32: Int32Array | undefined;
-
-  /** Payload address of this thread's record (its id is this >> 4). */
-  record: number;
 
   constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, maxPages: number, record?: ThreadRecord) {
     this.memory = memory;
@@ -55,32 +49,36 @@ export class Runtime {
     const instance = wasmStep("instantiate", () => new WebAssembly.Instance(module, { env: { memory, now } }));
     this.exports = instance.exports as unknown as WasmExports;
     if (this.exports.arena_init(maxPages) < 0) {
-      throw new UnsupportedEnvironmentError("forkless: the shared memory is smaller than the arena header");
+      throw new UnsupportedEnvironmentError("forkless: the shared memory is smaller than the arena's tables");
     }
     if (record) {
-      // A process started by a parent: the parent made (and owns) our record.
-      if (this.exports.block_check(record.p, KIND_THREAD, record.g) !== 0) {
-        throw new UnsupportedEnvironmentError("forkless: this process's thread record is not valid in the shared memory it was given");
-      }
-      this.record = record.p;
+      // A process started by a parent: the parent made (and holds) our slot.
+      this.id = this.#checkRecord(record);
     } else {
-      this.record = this.exports.block_alloc(THREAD_RECORD_BYTES, KIND_THREAD);
-      if (this.record === 0) throw new UnsupportedEnvironmentError("forkless: the shared memory is full; cannot attach a thread");
-      this.exports.thread_init(this.record, 0);
+      const id = this.exports.thread_attach();
+      if (id < 0) {
+        throw new UnsupportedEnvironmentError(
+          `forkless: every one of the ${abi.SLOTS - 1} thread slots is in use; end (or detach()) threads you no longer need`,
+        );
+      }
+      this.id = id;
     }
-    this.id = this.record >>> 4;
+  }
+
+  #checkRecord(record: ThreadRecord): number {
+    const id = record?.id;
+    if (!Number.isInteger(id) || this.exports.thread_state(id) !== abi.RUNNING) {
+      throw new UnsupportedEnvironmentError("forkless: this process's thread is not running in the shared memory it was given");
+    }
+    return id;
   }
 
   /**
-   * A reused worker (start method "reuse") runs its next process under that process's record:
-   * the instance holds no per-thread state, so only the id changes.
+   * A reused worker (start method "reuse") runs its next process under that process's own
+   * thread: the instance holds no per-thread state, so only the id changes.
    */
   adoptRecord(record: ThreadRecord): void {
-    if (this.exports.block_check(record.p, KIND_THREAD, record.g) !== 0) {
-      throw new UnsupportedEnvironmentError("forkless: this process's thread record is not valid in the shared memory it was given");
-    }
-    this.record = record.p;
-    this.id = record.p >>> 4;
+    this.id = this.#checkRecord(record);
   }
 
   /** An Int32Array over the whole memory, renewed after the memory grew. */
@@ -259,19 +257,48 @@ export function attach(share: RuntimeShare, record?: ThreadRecord): Runtime {
   return state.current;
 }
 
+/** This thread's runtime if it has one (without creating it). */
+export function currentRuntime(): Runtime | undefined {
+  return state.current;
+}
+
+/** Forgets this thread's runtime (after detach()): the next use creates or attaches anew. */
+export function forgetRuntime(): void {
+  state.current = undefined;
+}
+
 /** This thread's runtime, created with defaults on first use. */
 export function runtime(): Runtime {
   return state.current ?? configure();
 }
 
+export interface MemoryStats {
+  /** Blocks of the program's objects (locks, queues, values, …) alive in the shared memory. */
+  blocks: number;
+  /** Their bytes (block sizes, headers included). */
+  bytes: number;
+  /** forkless's own bookkeeping: reference tables, queue staging buffers, messages' references in flight, wait registrations. */
+  internalBlocks: number;
+  internalBytes: number;
+  /** Where the heap begins: the bytes below hold the arena's header, thread table and page table. */
+  heapStart: number;
+  /** End of the pages the arena has handed out so far. */
+  top: number;
+  memoryBytes: number;
+  maxMemoryBytes: number;
+}
+
 /** Allocator figures, for tests and diagnostics. */
-export function memoryStats(): { blocks: number; bytes: number; top: number; memoryBytes: number; maxMemoryBytes: number } {
+export function memoryStats(): MemoryStats {
   const rt = runtime();
   const ex = rt.exports;
   return {
     blocks: ex.arena_blocks(),
-    bytes: ex.arena_bytes(),
-    top: ex.arena_top(),
+    bytes: ex.arena_bytes() >>> 0,
+    internalBlocks: ex.arena_internal_blocks(),
+    internalBytes: ex.arena_internal_bytes() >>> 0,
+    heapStart: ex.arena_heap_start() >>> 0,
+    top: ex.arena_top() >>> 0,
     memoryBytes: rt.memory.buffer.byteLength,
     maxMemoryBytes: ex.arena_max_pages() * PAGE,
   };

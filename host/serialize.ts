@@ -2,9 +2,11 @@
 // is; forkless objects (anywhere inside arrays, objects, Maps, Sets) travel as handles and
 // arrive live on the same shared blocks; what cannot cross is refused up front with its
 // path, before anything is sent.
-import { SharedObject, adoptHandle, retainForTransfer, type Handle } from "./handles";
+import { SharedObject, TransitBuilder, adoptHandle, type Handle } from "./handles";
 
 const MARK = "__forklessHandle__";
+/** Wraps a user object whose only key happens to be MARK or ESCAPE, so it is never taken for a handle. */
+const ESCAPE = "__forklessEscaped__";
 
 interface Marked {
   [MARK]: Handle;
@@ -37,21 +39,23 @@ function key(path: string, name: string | number): string {
 }
 
 /**
- * Prepares value for postMessage: forkless objects become marked handles that carry their
- * own references (retainForTransfer), which the receiver adopts; their handles are appended
- * to `inFlight`, so the sender can release them if the receiver never does. Throws a
- * TypeError naming the path of anything that cannot cross, having retained nothing.
+ * Prepares value for postMessage: forkless objects become marked handles, collected in
+ * `transit` (which takes their references when the caller commits it; the receiver adopts
+ * them from there, and a handle the transit does not carry is refused). Throws a TypeError
+ * naming the path of anything that cannot cross, having collected nothing.
  */
-export function encodeForTransfer(value: unknown, path: string, inFlight: Handle[]): unknown {
+export function encodeForTransfer(value: unknown, path: string, transit: TransitBuilder): unknown {
   const seen = new Map<object, unknown>();
   const marks: [Record<string, unknown>, SharedObject][] = [];
   const out = encodeWalk(value, path, seen, marks);
-  for (const [mark, object] of marks) {
-    const handle = retainForTransfer(object);
-    mark[MARK] = handle;
-    inFlight.push(handle);
-  }
+  for (const [mark, object] of marks) mark[MARK] = transit.retain(object);
   return out;
+}
+
+/** An own-keys list that could be mistaken for our marker or escape. */
+function looksLikeMarker(v: object): boolean {
+  const keys = Object.keys(v);
+  return keys.length === 1 && (keys[0] === MARK || keys[0] === ESCAPE);
 }
 
 function encodeWalk(
@@ -114,9 +118,10 @@ function encodeWalk(
     }
     // Plain objects, and class instances (which arrive as plain objects, as structured clone does).
     const out: Record<string, unknown> = {};
-    seen.set(v, out);
+    const result = looksLikeMarker(v) ? { [ESCAPE]: out } : out;
+    seen.set(v, result);
     for (const name of Object.keys(v)) out[name] = walk((v as any)[name], key(at, name));
-    return out;
+    return result;
   };
   return walk(value, path);
 }
@@ -128,10 +133,18 @@ export function decodeTransferred(value: unknown): unknown {
   const walk = (v: unknown): unknown => {
     if (typeof v !== "object" || v === null) return v;
     if (seen.has(v)) return seen.get(v);
-    if (MARK in (v as object) && Object.keys(v as object).length === 1) {
-      const live = adoptHandle((v as Marked)[MARK]);
-      seen.set(v, live);
-      return live;
+    if (!isCloneLeaf(v) && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Set) && looksLikeMarker(v)) {
+      if (MARK in v) {
+        const live = adoptHandle((v as Marked)[MARK]);
+        seen.set(v, live);
+        return live;
+      }
+      // An escaped user object: its own fields are plain data again (it is not itself a marker).
+      const inner = (v as any)[ESCAPE];
+      seen.set(v, inner);
+      seen.set(inner, inner);
+      for (const name of Object.keys(inner)) inner[name] = walk(inner[name]);
+      return inner;
     }
     seen.set(v, v);
     if (isCloneLeaf(v)) return v;

@@ -14,13 +14,11 @@ import { Kind, SharedObject, fromHandle as reviveHandle, isHandle, registerKind,
 import { Acquirable, RLock, type Held } from "./synchronize";
 import { ClosedError, HandleError, ValueError } from "./errors";
 import type { AcquireOptions } from "./options";
+import { abi } from "./abi";
 
 const META = 8;
-/** The block allocator's largest size class (2^30 bytes, its 16-byte header included). */
-const MAX_BLOCK = 1 << 30;
-const BLOCK_HEADER = 16;
-/** The most element bytes one Value/Array can hold. */
-const MAX_DATA_BYTES = MAX_BLOCK - BLOCK_HEADER - META;
+/** The most element bytes one Value/Array can hold: the largest block, less its header and ours. */
+const MAX_DATA_BYTES = abi.MAX_BLOCK_BYTES - abi.HEADER - META;
 
 // ---------------------------------------------------------------- type codes
 
@@ -383,9 +381,9 @@ function closeLock(self: object): void {
   if (me._ownsLock) me._lock?.close();
 }
 
-function abandonLock(self: object): void {
-  const me = self as unknown as LockHolder;
-  if (me._ownsLock) me._lock?._abandon();
+/** A message carrying the object carries its lock too (the handle names it). */
+function lockTransitBlocks(self: object, into: [number, number, number][]): void {
+  (self as unknown as LockHolder)._lock?._transitBlocks(into);
 }
 
 function needLock(self: object, method: string): Acquirable {
@@ -592,10 +590,9 @@ export class Value<T extends TypeCode = TypeCode, L extends Acquirable = RLock> 
     closeLock(this);
   }
 
-  override _abandon(): void {
-    if (this.closed) return;
-    super._abandon();
-    abandonLock(this);
+  override _transitBlocks(into: [number, number, number][]): void {
+    super._transitBlocks(into);
+    lockTransitBlocks(this, into);
   }
 
   /** The value without its lock, on the same memory (Python's get_obj()). Closed with this Value. */
@@ -840,10 +837,9 @@ export class SharedArray<T extends TypeCode = TypeCode, L extends Acquirable = R
     closeLock(this);
   }
 
-  override _abandon(): void {
-    if (this.closed) return;
-    super._abandon();
-    abandonLock(this);
+  override _transitBlocks(into: [number, number, number][]): void {
+    super._transitBlocks(into);
+    lockTransitBlocks(this, into);
   }
 
   /** The array without its lock, on the same memory (Python's get_obj()). Closed with this array. */

@@ -2,7 +2,7 @@
 // multiprocessing.synchronize). Each is a block of shared memory driven by the Wasm
 // module; blocking calls run in Wasm, *Async calls wait with Atomics.waitAsync and
 // never block their thread.
-import { Kind, SharedObject, registerKind, type Handle } from "./handles";
+import { Kind, SharedObject, outOfMemory, registerKind, type Handle } from "./handles";
 import {
   BlockingNotAllowedError,
   BrokenBarrierError,
@@ -10,9 +10,18 @@ import {
   OwnerDiedError,
   ValueError,
 } from "./errors";
-import { E_OWNER_DIED } from "./exports";
+import { abi } from "./abi";
 import { FOREVER, checkAcquireOptions, checkCount, checkTimeout, remaining, type AcquireOptions } from "./options";
 import { mayBlock, now, waitAsync } from "./platform";
+
+const { ACQUIRED, E_OWNER_DIED } = abi;
+/** Asynchronous waits wake at least this often to re-check what no notify announces (a holder gone, a close). */
+const LIVENESS_MS = abi.LIVENESS_CHECK_MS;
+
+/** A close() of the object ends a pending asynchronous wait on word `index` at once. */
+function waker(int32: Int32Array, index: number): () => void {
+  return () => void Atomics.notify(int32, index);
+}
 
 
 function assertMayBlock(where: string, alternative: string): void {
@@ -132,28 +141,16 @@ export class Lock extends Acquirable {
       if (this._ex.lock_try(p, this._id) === 1) return true;
       assertMayBlock(`${this.constructor.name}.acquire()`, "await lock.acquireAsync()");
     }
-    const result = this._ex.lock_acquire(p, this._id, timeout);
+    const result = this._ex.lock_acquire_noted(p, this._id, timeout, abi.KIND_LOCK);
     if (result === E_OWNER_DIED) throw ownerDied(this.constructor.name);
-    return result === 1;
+    return result === ACQUIRED;
   }
 
   async acquireAsync(options?: { timeout?: number }): Promise<boolean> {
     const p = this._live();
     const timeout = checkTimeout(options?.timeout, `${this.constructor.name}.acquireAsync`);
-    const ex = this._ex;
-    if (ex.lock_try(p, this._id) === 1) return true;
-    const deadline = deadlineOf(timeout);
-    while (true) {
-      const word = ex.lock_park_word(this._live());
-      if (word !== 0) {
-        const left = remaining(deadline, now());
-        if (left === 0) return false;
-        await waitAsync(this._rt.int32(), p >> 2, word, left);
-      }
-      const result = ex.lock_try_contended(this._live(), this._id);
-      if (result === 1) return true;
-      if (result === E_OWNER_DIED) throw ownerDied(this.constructor.name);
-    }
+    if (this._ex.lock_try(p, this._id) === ACQUIRED) return true;
+    return acquireContended(this, this._ex.lock_try_contended, timeout, this.constructor.name);
   }
 
   release(): void {
@@ -165,10 +162,50 @@ export class Lock extends Acquirable {
 
   /** True while some thread holds the lock. */
   locked(): boolean {
-    return this._ex.lock_owner(this._live()) !== 0;
+    return this._ex.lock_locked(this._live()) === 1;
+  }
+
+  override toString(): string {
+    return this.closed ? "<Lock(closed)>" : `<Lock(owner=${this.locked() ? this._ex.lock_owner(this._p) : "None"})>`;
   }
 }
 registerKind("Lock", (h) => Lock.fromHandle(h));
+
+/**
+ * The asynchronous acquire of Lock and RLock once the first try failed: park on the lock
+ * word, never longer than LIVENESS_MS (a holder that is gone announces nothing), and give
+ * up at the deadline or when the object is closed meanwhile.
+ */
+async function acquireContended(
+  lock: Lock | RLock,
+  tryContended: (p: number, id: number) => number,
+  timeout: number,
+  kind: string,
+): Promise<boolean> {
+  const self = lock as any;
+  const ex = self._ex;
+  const p = self._p;
+  const deadline = deadlineOf(timeout);
+  const wake = waker(self._rt.int32(), p >> 2);
+  self._pin(wake);
+  try {
+    while (true) {
+      const word = ex.lock_park_word(p);
+      if (word !== 0) {
+        const left = remaining(deadline, now());
+        if (left === 0) return false;
+        await waitAsync(self._rt.int32(), p >> 2, word, Math.min(left, LIVENESS_MS));
+        self._stillOpen();
+      }
+      const result = tryContended(p, self._id);
+      if (result === ACQUIRED) return true;
+      if (result === E_OWNER_DIED) throw ownerDied(kind);
+      if (remaining(deadline, now()) === 0) return false;
+    }
+  } finally {
+    self._unpin(wake);
+  }
+}
 
 // ---------------------------------------------------------------- RLock
 
@@ -203,20 +240,8 @@ export class RLock extends Acquirable {
   async acquireAsync(options?: { timeout?: number }): Promise<boolean> {
     const p = this._live();
     const timeout = checkTimeout(options?.timeout, "RLock.acquireAsync");
-    const ex = this._ex;
     if (this._tryOnce(p)) return true;
-    const deadline = deadlineOf(timeout);
-    while (true) {
-      const word = ex.lock_park_word(this._live());
-      if (word !== 0) {
-        const left = remaining(deadline, now());
-        if (left === 0) return false;
-        await waitAsync(this._rt.int32(), p >> 2, word, left);
-      }
-      const result = ex.rlock_try_contended(this._live(), this._id);
-      if (result === 1) return true;
-      if (result === E_OWNER_DIED) throw ownerDied("RLock");
-    }
+    return acquireContended(this, this._ex.rlock_try_contended, timeout, "RLock");
   }
 
   /** Re-enters or takes a free lock without waiting; reports a dead owner. */
@@ -229,8 +254,8 @@ export class RLock extends Acquirable {
   /** Only the owner may release; each acquire needs one release. */
   release(): void {
     const result = this._ex.rlock_release(this._live(), this._id);
-    if (result === 1) return;
-    if (result === -1) throw new ValueError("RLock.release: the lock is not held; release only after a successful acquire()");
+    if (result === ACQUIRED) return;
+    if (result === abi.E_NOT_LOCKED) throw new ValueError("RLock.release: the lock is not held; release only after a successful acquire()");
     throw new NotOwnerError("RLock.release: this thread does not own the lock; only the thread that acquired an RLock may release it");
   }
 
@@ -242,6 +267,17 @@ export class RLock extends Acquirable {
   /** True when this thread holds the lock. */
   isMine(): boolean {
     return this._ex.lock_owner(this._live()) === this._id;
+  }
+
+  /** True while some thread holds the lock (CPython's RLock.locked(), 3.14). */
+  locked(): boolean {
+    return this._ex.lock_locked(this._live()) === 1;
+  }
+
+  override toString(): string {
+    if (this.closed) return "<RLock(closed)>";
+    const owner = this._ex.lock_owner(this._p);
+    return `<RLock(${owner === 0 ? "None" : owner}, ${this._ex.rlock_depth(this._p)})>`;
   }
 }
 registerKind("RLock", (h) => RLock.fromHandle(h));
@@ -274,7 +310,7 @@ export class Semaphore extends Acquirable {
       if (this._ex.sem_try(live) === 1) return true;
       assertMayBlock(`${this.constructor.name}.acquire()`, "await semaphore.acquireAsync()");
     }
-    return this._ex.sem_acquire(live, timeout) === 1;
+    return this._ex.sem_acquire(live, timeout, this._id) === 1;
   }
 
   async acquireAsync(options?: { timeout?: number }): Promise<boolean> {
@@ -283,17 +319,24 @@ export class Semaphore extends Acquirable {
     const ex = this._ex;
     if (ex.sem_try(p) === 1) return true;
     const deadline = deadlineOf(timeout);
-    while (true) {
-      const left = remaining(deadline, now());
-      if (left === 0) return false;
-      ex.sem_park(this._live());
-      try {
-        // Capped: a release's wake may go to a thread being terminated (see semSlow).
-        await waitAsync(this._rt.int32(), p >> 2, 0, Math.min(left, 100));
-      } finally {
-        ex.sem_unpark(p);
+    const wake = waker(this._rt.int32(), p >> 2);
+    this._pin(wake);
+    try {
+      while (true) {
+        const left = remaining(deadline, now());
+        if (left === 0) return false;
+        ex.sem_park(p);
+        try {
+          // Capped: a release's wake may go to a thread being terminated (see semSlow).
+          await waitAsync(this._rt.int32(), p >> 2, 0, Math.min(left, LIVENESS_MS));
+        } finally {
+          ex.sem_unpark(p);
+        }
+        this._stillOpen();
+        if (ex.sem_try(p) === 1) return true;
       }
-      if (ex.sem_try(this._live()) === 1) return true;
+    } finally {
+      this._unpin(wake);
     }
   }
 
@@ -301,7 +344,14 @@ export class Semaphore extends Acquirable {
   release(n: number = 1): void {
     const p = this._live();
     if (n !== 1) checkCount(n, `${this.constructor.name}.release`, "n", 1);
-    if (this._ex.sem_release(p, n) === 1) return;
+    const result = this._ex.sem_release(p, n);
+    if (result === 1) return;
+    if (result === abi.E_SEM_OVERFLOW) {
+      throw new ValueError(
+        `${this.constructor.name}.release: the value would pass ${abi.SEM_VALUE_MAX} (now ${this._ex.sem_value(p)}, releasing ${n}); ` +
+          "a semaphore counts up to that: release less",
+      );
+    }
     throw new ValueError(
       `${this.constructor.name}.release: released too many times; its value would exceed its initial value ` +
         `${this._ex.sem_max(p)}. Release only what you acquired, or use a plain Semaphore`,
@@ -311,6 +361,12 @@ export class Semaphore extends Acquirable {
   /** Python's get_value(). */
   getValue(): number {
     return this._ex.sem_value(this._live());
+  }
+
+  override toString(): string {
+    if (this.closed) return `<${this.constructor.name}(closed)>`;
+    const max = this._ex.sem_max(this._p);
+    return `<${this.constructor.name}(value=${this._ex.sem_value(this._p)}${max >= 0 ? `, maxvalue=${max}` : ""})>`;
   }
 }
 registerKind("Semaphore", (h) => Semaphore.fromHandle(h));
@@ -360,7 +416,7 @@ export class Event extends SharedObject {
     const ms = checkTimeout(timeout, "Event.wait");
     if (this._ex.event_is_set(p) === 1) return true;
     if (ms !== 0) assertMayBlock("Event.wait()", "await event.waitAsync()");
-    return this._ex.event_wait(p, ms) === 1;
+    return this._ex.event_wait(p, ms, this._id) === 1;
   }
 
   async waitAsync(timeout?: number): Promise<boolean> {
@@ -369,26 +425,33 @@ export class Event extends SharedObject {
     const ex = this._ex;
     const word = ex.event_word(p);
     if ((word & 1) === 1) return true;
+    if (ms === 0) return false;
     const deadline = deadlineOf(ms);
+    const wake = waker(this._rt.int32(), p >> 2);
+    this._pin(wake);
     ex.event_park(p);
     try {
       while (true) {
         const left = remaining(deadline, now());
         if (left === 0) return false;
-        await waitAsync(this._rt.int32(), p >> 2, word, left);
-        if (ex.event_fired_since(this._live(), word) === 1) return true;
+        await waitAsync(this._rt.int32(), p >> 2, word, Math.min(left, LIVENESS_MS));
+        this._stillOpen();
+        if (ex.event_fired_since(p, word) === 1) return true;
       }
     } finally {
       ex.event_unpark(p);
+      this._unpin(wake);
     }
+  }
+
+  override toString(): string {
+    return this.closed ? "<Event(closed)>" : `<Event(${this.isSet() ? "set" : "unset"})>`;
   }
 }
 registerKind("Event", (h) => Event.fromHandle(h));
 
 // ---------------------------------------------------------------- Condition
 
-const COND_RETRY = -3;
-const E_NOT_OWNER = -2;
 
 export class Condition extends Acquirable {
   static override readonly handleKind: string = "Condition";
@@ -437,10 +500,9 @@ export class Condition extends Acquirable {
     if (this._ownsLock) this._lock.close();
   }
 
-  override _abandon(): void {
-    if (this.closed) return;
-    super._abandon();
-    if (this._ownsLock) this._lock._abandon();
+  override _transitBlocks(into: [number, number, number][]): void {
+    super._transitBlocks(into);
+    this._lock._transitBlocks(into); // the handle names the lock: it travels too
   }
 
   /** The underlying lock. */
@@ -479,7 +541,7 @@ export class Condition extends Acquirable {
     const lockP = this._lockAddress("wait");
     if (ms !== 0) assertMayBlock("Condition.wait()", "await condition.waitAsync()");
     const result = this._ex.cond_wait(c, lockP, this._isRLock, this._id, ms);
-    if (result === E_NOT_OWNER) throw new NotOwnerError("Condition.wait: this thread does not hold the condition's lock");
+    if (result === abi.E_NOT_OWNER) throw new NotOwnerError("Condition.wait: this thread does not hold the condition's lock");
     return result === 1;
   }
 
@@ -489,23 +551,53 @@ export class Condition extends Acquirable {
     const lockP = this._lockAddress("waitAsync");
     const ex = this._ex;
     const deadline = deadlineOf(ms);
-    const enterSeq = ex.cond_enter(c, this._id);
+    // Registered in this thread's slot, so a waiter whose process dies is forgotten.
+    const reg = ex.cond_enter_async(c, this._id);
+    if (reg < 0) throw outOfMemory(this._rt, "Condition.waitAsync");
+    const enterSeq = ex.cond_seq(c);
     let seq = enterSeq;
-    while (true) {
-      const depth = this._isRLock ? ex.rlock_release_all(lockP, this._id) : (ex.lock_release(lockP), 1);
-      const left = remaining(deadline, now());
-      let timedOut = left === 0;
-      if (!timedOut && ex.cond_seq(c) === seq) {
-        // Atomics.waitAsync's timer may fire up to ~1 ms before now() reaches the deadline:
-        // judge the timeout by the clock, so it is never reported early.
-        await waitAsync(this._rt.int32(), c >> 2, seq, left);
-        timedOut = remaining(deadline, now()) === 0;
+    const wake = waker(this._rt.int32(), c >> 2);
+    this._pin(wake);
+    let left_ = false; // whether this waiter left the condition (cond_leave_async said so)
+    try {
+      while (true) {
+        const depth = this._isRLock ? ex.rlock_release_all(lockP, this._id) : (ex.lock_release(lockP), 1);
+        const left = remaining(deadline, now());
+        let timedOut = left === 0;
+        if (!timedOut && ex.cond_seq(c) === seq) {
+          // Atomics.waitAsync's timer may fire up to ~1 ms before now() reaches the deadline:
+          // judge the timeout by the clock, so it is never reported early.
+          await waitAsync(this._rt.int32(), c >> 2, seq, left);
+          timedOut = remaining(deadline, now()) === 0;
+        }
+        if (this.closed) {
+          ex.cond_leave_async(c, 1, this._id, enterSeq, reg);
+          left_ = true;
+          this._stillOpen();
+        }
+        await this._reacquire();
+        if (this._isRLock) ex.rlock_set_depth(lockP, depth);
+        const result = ex.cond_leave_async(c, timedOut ? 1 : 0, this._id, enterSeq, reg);
+        if (result !== abi.RETRY) {
+          left_ = true;
+          return result === 1;
+        }
+        seq = ex.cond_seq(c);
       }
-      await this._lock.acquireAsync();
-      if (this._isRLock) ex.rlock_set_depth(lockP, depth);
-      const result = ex.cond_leave(c, timedOut ? 1 : 0, this._id, enterSeq);
-      if (result !== COND_RETRY) return result === 1;
-      seq = ex.cond_seq(c);
+    } finally {
+      if (!left_) ex.cond_leave_async(c, 1, this._id, enterSeq, reg);
+      this._unpin(wake);
+    }
+  }
+
+  /** Takes the lock back after a wait. A holder that died only means it is free now: take it then. */
+  private async _reacquire(): Promise<void> {
+    while (true) {
+      try {
+        if (await this._lock.acquireAsync()) return;
+      } catch (error) {
+        if (!(error instanceof OwnerDiedError)) throw error;
+      }
     }
   }
 
@@ -559,7 +651,6 @@ registerKind("Condition", (h) => Condition.fromHandle(h));
 
 // ---------------------------------------------------------------- Barrier
 
-const BARRIER_BUSY = -5;
 
 export interface BarrierOptions {
   /** Run by the last party to arrive, before any is released (in the thread where it was given). */
@@ -634,33 +725,44 @@ export class Barrier extends SharedObject {
     const ms = checkTimeout(timeout ?? this._timeout, "Barrier.waitAsync");
     const ex = this._ex;
     const deadline = deadlineOf(ms);
-    const genIndex = (p + 12) >> 2;
-    let arrival: number;
-    while ((arrival = ex.barrier_arrive(p, this._action ? 1 : 0, this._id)) === BARRIER_BUSY) {
-      const left = remaining(deadline, now());
-      if (left === 0) throw this._broken();
-      await waitAsync(this._rt.int32(), genIndex, ex.barrier_gen(p), left);
-    }
-    if (arrival < 0) throw this._broken();
-    const index = arrival & 0xffff;
-    if (index === this._parties - 1) return this._arrived(p, arrival);
-    const gen16 = arrival >>> 16;
+    const genIndex = (p + abi.BARRIER_GEN_OFFSET) >> 2;
+    const wake = waker(this._rt.int32(), genIndex);
+    this._pin(wake);
+    // The arrival is registered in this thread's slot (the reaper breaks the barrier if we die).
+    let reg = 0;
     try {
+      let arrival: number;
+      while ((arrival = ex.barrier_arrive_async(p, this._action ? 1 : 0, this._id)) === abi.E_BUSY) {
+        const left = remaining(deadline, now());
+        if (left === 0) throw this._broken();
+        await waitAsync(this._rt.int32(), genIndex, ex.barrier_gen(p), Math.min(left, LIVENESS_MS));
+        this._stillOpen();
+      }
+      if (arrival === abi.E_BARRIER_NO_MEMORY) throw outOfMemory(this._rt, "Barrier.waitAsync");
+      if (arrival < 0) throw this._broken();
+      reg = ex.thread_last_block(this._id);
+      const index = arrival & 0xffff;
+      if (index === this._parties - 1) return this._arrived(p, arrival);
+      const gen16 = arrival >>> 16;
       while (true) {
         const gen = ex.barrier_gen(p);
         if ((gen & 0x7fff) !== gen16) break;
         const left = remaining(deadline, now());
-        if (left === 0) {
-          if (ex.barrier_timeout(p, gen16) === 1) return index;
+        if (left === 0 || this.closed) {
+          // A party that gives up (timeout, or its barrier closed) breaks the barrier, as in Python.
+          const status = ex.barrier_timeout(p, gen16);
+          this._stillOpen();
+          if (status === 1) return index;
           throw this._broken();
         }
         // The timer may fire a little before the deadline by now(): the loop checks again.
-        await waitAsync(this._rt.int32(), genIndex, gen, left);
+        await waitAsync(this._rt.int32(), genIndex, gen, Math.min(left, LIVENESS_MS));
       }
       if (ex.barrier_status(p, gen16) === 1) return index;
       throw this._broken();
     } finally {
-      ex.thread_unblock(this._id);
+      if (reg !== 0) ex.wait_unregister(this._id, reg);
+      this._unpin(wake);
     }
   }
 
@@ -671,10 +773,10 @@ export class Barrier extends SharedObject {
       try {
         this._action();
       } catch (error) {
-        this._ex.barrier_finish(p, 0);
+        this._ex.barrier_finish(p, 0, this._id);
         throw error;
       }
-      this._ex.barrier_finish(p, 1);
+      this._ex.barrier_finish(p, 1, this._id);
     }
     return index;
   }

@@ -3,3 +3,9 @@ declare module "forkless:wasm" {
   const base64: string;
   export default base64;
 }
+
+declare module "forkless:abi" {
+  /** Every number the module exports (assembly/index.ts), by name, read from the built module. */
+  const numbers: Readonly<Record<string, number>>;
+  export default numbers;
+}

@@ -6,7 +6,7 @@
 import "./index"; // registers every kind of shared object, so any handle can be revived
 import { attach, runtime } from "./runtime";
 import { decodeTransferred } from "./serialize";
-import { closeAllObjects, openObjectCount } from "./handles";
+import { adoptFrom, closeAllObjects, openObjectCount } from "./handles";
 import {
   childProcessObject,
   installChildProcess,
@@ -61,9 +61,9 @@ function fail(error: unknown): never {
 /** Runs one process; resolves true when it ended cleanly and the worker may take another. */
 async function boot(share: any, message: BootMessage): Promise<boolean> {
   const rt = attach(share, message.record);
-  if (rt.record !== message.record.p) rt.adoptRecord(message.record);
+  if (rt.id !== message.record.id) rt.adoptRecord(message.record);
   finished = false;
-  currentRecord = message.record.p;
+  currentRecord = message.record.id;
   const parent = new ParentProcess(message.parent.pid, message.parent.name);
   const here = installChildProcess(
     childProcessObject(null, { ...message, mode: "target" }, { args: [] }),
@@ -87,7 +87,13 @@ async function boot(share: any, message: BootMessage): Promise<boolean> {
   }
   if (openObjectCount() !== openBefore) importOpenedObjects = true;
   // Decode after the import, so subclasses the module registers (registerClass) revive as themselves.
-  const decoded = decodeTransferred(message.payload) as any;
+  // The objects in the arguments take over the references the parent gave our slot.
+  const transit = rt.exports.thread_boot_take(rt.id);
+  const decoded = (
+    transit === 0
+      ? decodeTransferred(message.payload)
+      : adoptFrom(rt, transit, rt.exports.thread_last_index(rt.id), () => decodeTransferred(message.payload))
+  ) as any;
   side.post({ type: "started", record: currentRecord });
   const exported = module[message.exportName] ?? module.default?.[message.exportName];
   if (typeof exported !== "function") {

@@ -54,7 +54,8 @@ test("100,000 create/close cycles of every kind leave blocks, bytes and top wher
   assert.equal(end.blocks, start.blocks, "blocks leaked");
   assert.equal(end.bytes, start.bytes, "bytes leaked");
   assert.equal(end.top, top, "the heap top grew after the first cycles: freed blocks are not reused");
-  assert.ok(end.top - start.top <= 4096, `the first cycles took ${end.top - start.top} bytes of heap`);
+  // The arena hands out 64 KiB pages, one size class to a page: the first cycles may take a page per class.
+  assert.ok(end.top - start.top <= 8 * 65536, `the first cycles took ${end.top - start.top} bytes of heap`);
   assert.equal(end.memoryBytes, start.memoryBytes, "the memory grew");
 });
 
