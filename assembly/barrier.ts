@@ -17,7 +17,7 @@
 // bits of its generation rebuilds the whole number from the current one (fewer than 32,768
 // generations pass while it waits), so a break long ago is never mistaken for its own.
 import { deadlineFrom, futexWait } from "./wait";
-import { T_LAST_BLOCK, T_PEND, blockIn, slotOf, unblock, waitAlloc, waitFree, waitLink } from "./threads";
+import { T_LAST_BLOCK, T_PEND, blockIn, fence, slotOf, unblock, waitAlloc, waitFree, waitLink } from "./threads";
 import { PEND_FREE } from "./arena";
 import { KIND_BARRIER, WAIT_BARRIER_ACTION } from "./kinds";
 
@@ -219,6 +219,7 @@ function barrierWait(p: i32, hasAction: i32, timeoutMs: f64, id: i32): i32 {
     if (!futexWait(b + GEN, gen, deadline)) {
       return barrier_timeout(p, gen16) == 1 ? arrival : E_BROKEN;
     }
+    fence(id);
   }
   return barrier_status(p, gen16) == 1 ? arrival : E_BROKEN;
 }

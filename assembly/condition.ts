@@ -12,7 +12,7 @@
 //   +8 i32 tokens    notifications not yet taken; tokens ≤ waiters
 import { FOREVER, deadlineFrom, futexWait, spinWhileEquals } from "./wait";
 import { WAITERS as LOCK_WAITERS, E_NOT_OWNER, ACQUIRED, lock_acquire, lock_release, rlock_release_all, rlock_set_depth } from "./lock";
-import { T_LAST_BLOCK, blockIn, slotOf, unblock, waitAlloc, waitFree, waitLink, waitLinkTo, waitUnlink } from "./threads";
+import { T_LAST_BLOCK, blockIn, fence, slotOf, unblock, waitAlloc, waitFree, waitLink, waitLinkTo, waitUnlink } from "./threads";
 import { KIND_CONDITION } from "./kinds";
 
 export const CONDITION_SIZE: i32 = 16;
@@ -110,6 +110,7 @@ export function cond_wait(c: i32, lockP: i32, isRLock: i32, id: i32, timeoutMs: 
     else lock_release(lockP);
     let inTime = true;
     if (!spinWhileEquals(<usize>c, seq)) inTime = futexWait(<usize>c, seq, deadline);
+    fence(id);
     // Re-taking the lock cannot time out; a dead former owner only means it is free now.
     while (lock_acquire(lockP, id, FOREVER) != ACQUIRED) {}
     if (isRLock != 0) rlock_set_depth(lockP, depth);

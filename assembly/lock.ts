@@ -16,7 +16,7 @@
 // TERMINATING (it may still be running), so a lock is handed on only after its holder has
 // stopped. Acquirers also check that themselves, every OWNER_CHECK_MS while parked.
 import { SPIN_ROUNDS, deadlineFrom, expired, futexWait, now, spinWhileEquals, LIVENESS_CHECK_MS } from "./wait";
-import { blockIn, isAlive, unblock } from "./threads";
+import { blockIn, fence, isAlive, unblock } from "./threads";
 import { KIND_LOCK, KIND_RLOCK } from "./kinds";
 
 export const LOCK_SIZE: i32 = 16;
@@ -93,6 +93,7 @@ function lockSlow(p: usize, id: i32, timeoutMs: f64): i32 {
     }
     const check = now() + LIVENESS_CHECK_MS;
     futexWait(p, word, deadline < 0 || check < deadline ? check : deadline);
+    fence(id);
   }
 }
 

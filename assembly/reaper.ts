@@ -121,6 +121,7 @@ export function thread_reap(id: i32, code: i32, reaper: i32): i32 {
   while (true) {
     const state = atomic.load<i32>(slot + T_STATE);
     if (state == DEAD || state == FREE || state == RESERVED) return REAP_NOTHING;
+    if (state == 7) continue; // ENDING: its end is being written this instant
     if (state == REAPING) {
       const other = atomic.load<i32>(slot + T_REAPER);
       if (other != reaper && isAlive(other)) return REAP_NOTHING;

@@ -32,7 +32,7 @@
 import { deadlineFrom, expired, futexWait, now, spinWhileEquals, FOREVER, LIVENESS_CHECK_MS } from "./wait";
 import { ACQUIRED, E_OWNER_DIED, ID_MASK, OWNER_DIED, lock_acquire, lock_release } from "./lock";
 import {
-  T_LAST_BLOCK, T_TABLE, blockIn, commitRef, isAlive, pickRef, refAt, reserveRefs, slotOf, unblock, dropRef,
+  T_LAST_BLOCK, T_TABLE, blockIn, commitRef, fence, isAlive, pickRef, refAt, reserveRefs, slotOf, unblock, dropRef,
 } from "./threads";
 import { KIND_QUEUE } from "./kinds";
 
@@ -168,6 +168,7 @@ export function q_put_begin(q: i32, id: i32, timeoutMs: f64): i32 {
     atomic.add<i32>(b + PUT_WAITERS, 1);
     if (atomic.load<i32>(b + COUNT) == count) futexWait(b + HEAD, head, deadline);
     atomic.sub<i32>(b + PUT_WAITERS, 1);
+    fence(id);
   }
   unblock(id);
   lock_release(<i32>(b + PUT_LOCK));
@@ -203,6 +204,7 @@ export function q_put_chunk(q: i32, src: i32, len: i32, flags: i32, timeoutMs: f
     if (capacity - used(b) < need) futexWait(b + HEAD, head, deadline);
     unblock(id);
     atomic.sub<i32>(b + PUT_WAITERS, 1);
+    fence(id);
   }
   const tail = tailPos(b);
   copyIn(b, tail + RECORD_HEADER, <usize>src, <u32>len);
@@ -333,6 +335,7 @@ export function q_get(q: i32, id: i32, dst: i32, timeoutMs: f64): i32 {
       return R_TIMEOUT;
     }
     waitForData(b, tail, deadline, 0);
+    fence(id);
   }
 }
 
@@ -362,6 +365,7 @@ export function q_get_next(q: i32, id: i32, dst: i32, timeoutMs: f64): i32 {
       return R_TIMEOUT;
     }
     waitForData(b, tail, deadline, LIVENESS_CHECK_MS);
+    fence(id);
   }
 }
 

@@ -5,7 +5,7 @@
 //   +4 i32 waiters   sleepers (release skips the notify system call when 0)
 //   +8 i32 max       BoundedSemaphore: the initial value, never exceeded; -1 unbounded
 import { SPIN_ROUNDS, deadlineFrom, expired, futexWait, now, spinWhileEquals, LIVENESS_CHECK_MS } from "./wait";
-import { blockIn, unblock } from "./threads";
+import { blockIn, fence, unblock } from "./threads";
 import { KIND_SEMAPHORE } from "./kinds";
 
 export const SEMAPHORE_SIZE: i32 = 16;
@@ -35,13 +35,13 @@ export function sem_acquire(p: i32, timeoutMs: f64, id: i32): i32 {
   if (sem_try(p) == 1) return 1;
   if (timeoutMs == 0) return 0;
   blockIn(id, KIND_SEMAPHORE, p, 0);
-  const result = semSlow(<usize>p, timeoutMs);
+  const result = semSlow(<usize>p, timeoutMs, id);
   unblock(id);
   return result;
 }
 
 @inline(never)
-function semSlow(p: usize, timeoutMs: f64): i32 {
+function semSlow(p: usize, timeoutMs: f64, id: i32): i32 {
   for (let round = 0; round < SPIN_ROUNDS; round++) {
     if (sem_try(<i32>p) == 1) return 1;
     if (!spinWhileEquals(p, 0)) break;
@@ -55,6 +55,7 @@ function semSlow(p: usize, timeoutMs: f64): i32 {
     const recheck = now() + LIVENESS_CHECK_MS;
     futexWait(p, 0, deadline < 0 || recheck < deadline ? recheck : deadline);
     atomic.sub<i32>(p + WAITERS, 1);
+    fence(id);
   }
 }
 

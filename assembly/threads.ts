@@ -77,6 +77,8 @@ export const EXITED: i32 = 2;
 export const DEAD: i32 = 3;
 export const TERMINATING: i32 = 4;
 export const REAPING: i32 = 6;
+/** Momentary: the thread's end is being published (its code first, then EXITED or TERMINATING). Alive. */
+const ENDING: i32 = 7;
 
 /** The thread was attached by its own code (attach()), not started as a forkless process. */
 export const FLAG_ROOT: i32 = 1;
@@ -109,7 +111,7 @@ export function slotOf(id: i32): usize {
   const slot = slotAt(id);
   if (atomic.load<i32>(slot + T_ID) != id) return false;
   const state = atomic.load<i32>(slot + T_STATE);
-  return state == RUNNING || state == TERMINATING;
+  return state == RUNNING || state == TERMINATING || state == ENDING;
 }
 
 export function thread_alive(id: i32): i32 {
@@ -122,6 +124,7 @@ export function thread_state(id: i32): i32 {
   if (slot == 0) return -1;
   if (atomic.load<i32>(slot + T_ID) != id) return DEAD;
   const state = atomic.load<i32>(slot + T_STATE);
+  if (state == ENDING) return RUNNING; // its end is not published yet
   return state == FREE ? DEAD : state;
 }
 
@@ -174,14 +177,20 @@ export function initSlot(slot: usize, parent: i32, refs: i32, flags: i32): i32 {
   atomic.store<i32>(slot + T_STATE, FREE);
 }
 
-/** Publishes the thread's own exit (it runs no more user code): 1 if this call did it. */
-export function thread_exit(id: i32, code: i32): i32 {
+/** Publishes an end: RUNNING → (ENDING, code written) → `final`. The first caller wins; 1 if it was this one. */
+function publishEnd(id: i32, code: i32, final: i32): i32 {
   const slot = slotOf(id);
   if (slot == 0 || atomic.load<i32>(slot + T_ID) != id) return 0;
+  if (atomic.cmpxchg<i32>(slot + T_STATE, RUNNING, ENDING) != RUNNING) return 0;
   atomic.store<i32>(slot + T_CODE, code);
-  if (atomic.cmpxchg<i32>(slot + T_STATE, RUNNING, EXITED) != RUNNING) return 0;
+  atomic.store<i32>(slot + T_STATE, final);
   atomic.notify(slot + T_STATE, -1);
   return 1;
+}
+
+/** Publishes the thread's own exit (it runs no more user code): 1 if this call did it. */
+export function thread_exit(id: i32, code: i32): i32 {
+  return publishEnd(id, code, EXITED);
 }
 
 /**
@@ -190,17 +199,22 @@ export function thread_exit(id: i32, code: i32): i32 {
  * reaper has seen it stop. 1 if this call did it (the thread had not ended by itself).
  */
 export function thread_terminate(id: i32, code: i32): i32 {
-  const slot = slotOf(id);
-  if (slot == 0 || atomic.load<i32>(slot + T_ID) != id) return 0;
+  return publishEnd(id, code, TERMINATING);
+}
+
+/**
+ * Called by a thread in a blocking primitive after each wake-up: a thread asked to stop waits
+ * here to be stopped, instead of taking what its wake-up offers (a permit, an item, a lock)
+ * and dying with it in the moment before its stop takes effect.
+ */
+export function fence(id: i32): void {
+  if (id <= 0) return;
+  const slot = slotAt(id);
+  if (atomic.load<i32>(slot + T_ID) != id) return;
   while (true) {
     const state = atomic.load<i32>(slot + T_STATE);
-    if (state != RUNNING) return 0;
-    // The code goes in first, so whoever sees TERMINATING sees its code.
-    atomic.store<i32>(slot + T_CODE, code);
-    if (atomic.cmpxchg<i32>(slot + T_STATE, RUNNING, TERMINATING) == RUNNING) {
-      atomic.notify(slot + T_STATE, -1);
-      return 1;
-    }
+    if (state != TERMINATING && state != ENDING) return;
+    atomic.wait<i32>(slot + T_STATE, state, -1);
   }
 }
 
@@ -212,7 +226,7 @@ export function thread_join(id: i32, timeoutMs: f64): i32 {
   while (true) {
     if (atomic.load<i32>(slot + T_ID) != id) return 1;
     const state = atomic.load<i32>(slot + T_STATE);
-    if (state != RUNNING && state != TERMINATING) return 1;
+    if (state != RUNNING && state != TERMINATING && state != ENDING) return 1;
     if (!futexWait(slot + T_STATE, state, deadline)) return 0;
   }
 }

@@ -114,9 +114,21 @@ export function startWorker(url: URL, data: unknown): WorkerLike {
     const { Worker } = nodeProcess!.getBuiltinModule!("node:worker_threads");
     const worker = new Worker(url, { workerData: data });
     let keepAlive = true;
+    const listeners: ((message: any) => void)[] = [];
+    // A worker that dies of itself (out of memory, an engine crash) emits 'error' and then
+    // 'exit': its owner hears it as the process's failure, never as an uncaught error.
+    worker.on("error", (error: any) => {
+      const failure = {
+        name: error?.code === "ERR_WORKER_OUT_OF_MEMORY" ? "OutOfMemoryError" : String(error?.name ?? "Error"),
+        message: String(error?.message ?? error),
+        stack: typeof error?.stack === "string" ? error.stack : undefined,
+      };
+      for (const listener of listeners) listener({ type: "failure", failure });
+    });
     return {
       post: (message) => worker.postMessage(message),
       onMessage: (listener) => {
+        listeners.push(listener);
         worker.on("message", listener);
         // Adding a 'message' listener refs the worker's port again: keep what setKeepAlive chose.
         if (!keepAlive) worker.unref();

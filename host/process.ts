@@ -6,10 +6,16 @@ import { runtime } from "./runtime";
 import { TransitBuilder, outOfMemory } from "./handles";
 import { ProcessError, ValueError, BlockingNotAllowedError } from "./errors";
 import { checkTimeout, remaining, FOREVER } from "./options";
-import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep, type WorkerLike } from "./platform";
+import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep } from "./platform";
 import { encodeForTransfer } from "./serialize";
 import { abi } from "./abi";
-import { launch, prewarm, resolveStartMethod, type StartMethod } from "./context";
+import { getStartMethod, onNotice, prewarm, resolveStartMethod, supervisorLink, type StartMethod } from "./context";
+import type { ParentNotice } from "./protocol";
+
+/** RUNNING, or TERMINATING (asked to stop, not yet seen stopped): a process that may still run. */
+function alive(state: number): boolean {
+  return state === abi.RUNNING || state === abi.TERMINATING;
+}
 
 export interface ProcessOptions {
   /** The function run() calls; must be exported from `module`. Omit when overriding run(). */
@@ -53,6 +59,8 @@ export interface BootMessage {
   reuse?: boolean;
   /** With reuse: counted up (after the exit is published) when the worker is handed back. */
   recycled?: Int32Array;
+  /** The method this child was started with: its own default for the children it starts. */
+  startMethod: StartMethod;
 }
 
 interface State {
@@ -71,7 +79,6 @@ interface State {
   /** The child's thread id, and where this thread's table holds our reference to its slot. */
   tid: number;
   tidIndex: number;
-  worker?: WorkerLike;
   finalized: boolean;
   exitCode: number | null;
   failure?: ProcessFailure;
@@ -125,6 +132,10 @@ interface ThisProcess {
   parent: ParentProcess | null;
   childCounter: number;
   children: Set<Process>;
+  /** Started children by thread id, for the supervisor's notices. */
+  byId: Map<number, Process>;
+  /** Non-daemonic children still running: while any, a root thread's program stays alive (as in Python). */
+  keepAlive: number;
   /** Set while a child imports the user's module: starting processes then is a missing guard. */
   importing?: string;
   /** Hard exit for the child (exit()); undefined in the main process. */
@@ -142,14 +153,33 @@ function thisProcess(): ThisProcess {
     state.started = true;
     state.pid = runtime().id;
     states.set(main, state);
-    global[slot] = { process: main, parent: null, childCounter: 0, children: new Set() } satisfies ThisProcess;
+    global[slot] = { process: main, parent: null, childCounter: 0, children: new Set(), byId: new Map(), keepAlive: 0 } satisfies ThisProcess;
+    onNotice(dispatchNotice);
   }
   return global[slot];
 }
 
+/** A notice from the supervisor about one of this thread's children. */
+function dispatchNotice(notice: ParentNotice): void {
+  const child = thisProcess().byId.get(notice.id);
+  if (!child) return;
+  const state = stateOf(child);
+  if (notice.type === "child-started") {
+    state.booted = true;
+  } else if (notice.type === "child-failure") {
+    state.failure = notice.failure;
+    const text = notice.failure.stack ?? `${notice.failure.name}: ${notice.failure.message}`;
+    console.error(`Process ${state.name}:\n${text}`);
+  } else if (notice.type === "child-exited") {
+    (child as any)._finalize(state, notice.code);
+  }
+}
+
 /** Used by the worker entry to install the child's own process object. */
 export function installChildProcess(process: Process, parent: ParentProcess, hardExit: (code: number) => never): ThisProcess {
-  global[slot] = { process, parent, childCounter: 0, children: new Set(), hardExit } satisfies ThisProcess;
+  const first = !global[slot];
+  global[slot] = { process, parent, childCounter: 0, children: new Set(), byId: new Map(), keepAlive: 0, hardExit } satisfies ThisProcess;
+  if (first) onNotice(dispatchNotice);
   return global[slot];
 }
 
@@ -225,7 +255,8 @@ export class Process {
     if (state.role !== "parent" || !state.started) return null;
     if (state.finalized) return state.exitCode;
     const ex = runtime().exports;
-    return ex.thread_state(state.tid) === abi.RUNNING ? null : ex.thread_exit_code(state.tid);
+    // As in Python, a terminated child has no exit code until it has really stopped.
+    return alive(ex.thread_state(state.tid)) ? null : ex.thread_exit_code(state.tid);
   }
 
   /** The error that ended the child (name, message, stack, cause), if one did. */
@@ -281,9 +312,12 @@ export class Process {
     // The child's slot takes the arguments' references: if it never runs, its reaper drops them.
     if (sent) ex.thread_boot_give(tid, sent.t, rt.id, sent.index);
     boot.record = { id: tid };
+    const method = state.startMethod ?? getStartMethod();
+    boot.startMethod = method;
     try {
-      state.worker = launch(state.startMethod, boot);
+      supervisorLink().post({ type: "start", id: tid, parent: rt.id, method, daemon: state.daemon, boot });
     } catch (error) {
+      // Only a page's own supervisor throws here (the worker could not be created): undo.
       ex.thread_exit(tid, 1);
       ex.thread_reap(tid, 1, rt.id);
       ex.thread_release(tid, rt.id, state.tidIndex);
@@ -291,10 +325,9 @@ export class Process {
     }
     state.started = true;
     here.children.add(this);
+    here.byId.set(tid, this);
     // Like Python, the program waits for non-daemonic children at exit, and daemonic ones end with it.
-    if (state.daemon) state.worker.setKeepAlive(false);
-    state.worker.onMessage((message) => this._onMessage(state, message));
-    state.worker.onExit((code) => this._finalize(state, code));
+    if (!state.daemon && here.keepAlive++ === 0) supervisorLink().setKeepAlive(true);
   }
 
   private _bootMessage(state: State): BootMessage {
@@ -346,31 +379,21 @@ export class Process {
       exportName,
       mode,
       payload,
+      startMethod: state.startMethod ?? getStartMethod(),
     };
   }
 
-  private _onMessage(state: State, message: any): void {
-    if (message?.type === "started") {
-      state.booted = true;
-    } else if (message?.type === "failure") {
-      state.failure = message.failure;
-      const text = message.failure.stack ?? `${message.failure.name}: ${message.failure.message}`;
-      console.error(`Process ${state.name}:\n${text}`);
-    }
-  }
-
-  /** The worker stopped: recover what it held (it can run no more), drop our hold on its thread. */
-  private _finalize(state: State, workerCode: number): void {
+  /** The supervisor reaped the child (it can run no more): keep its exit code, drop our hold on its thread. */
+  private _finalize(state: State, code: number): void {
     if (state.finalized) return;
     const rt = runtime();
-    const ex = rt.exports;
-    const id = state.tid;
-    ex.thread_reap(id, workerCode, rt.id);
-    state.exitCode = ex.thread_exit_code(id);
-    ex.thread_release(id, rt.id, state.tidIndex);
+    state.exitCode = code;
+    rt.exports.thread_release(state.tid, rt.id, state.tidIndex);
     state.finalized = true;
-    state.worker = undefined;
-    thisProcess().children.delete(this);
+    const here = thisProcess();
+    here.children.delete(this);
+    here.byId.delete(state.tid);
+    if (!state.daemon && --here.keepAlive === 0) supervisorLink().setKeepAlive(false);
     state.resolveExited();
   }
 
@@ -381,18 +404,12 @@ export class Process {
     if (state.finalized) return;
     const ex = runtime().exports;
     const id = state.tid;
-    if (ex.thread_state(id) !== abi.RUNNING) return;
+    if (!alive(ex.thread_state(id))) return;
     if (ms !== 0 && !mayBlock()) {
       throw new BlockingNotAllowedError("Process.join() would block this thread, which may not block; use await process.joinAsync() instead");
     }
-    if (ms !== 0 && !isNode && !state.booted) {
-      // Browsers start a worker's own worker only once the starting thread returns to its event loop.
-      throw new BlockingNotAllowedError(
-        "Process.join(): in a browser worker, a child process starts only after this thread returns to its event loop; " +
-          "use await process.joinAsync() (or await anything once after start())",
-      );
-    }
-    // The child publishes its exit in shared memory, so this works while our event loop is blocked.
+    // The child's exit and its reaping (by the supervisor) are published in shared memory, so
+    // this works while our own event loop is blocked.
     ex.thread_join(id, ms);
   }
 
@@ -409,7 +426,7 @@ export class Process {
     const state = this._checkOpen("isAlive");
     if (state.role === "self") return true;
     if (state.role !== "parent" || !state.started || state.finalized) return false;
-    return runtime().exports.thread_state(state.tid) === abi.RUNNING;
+    return alive(runtime().exports.thread_state(state.tid));
   }
 
   /** Stops the process at once (exit code -15). Its finally blocks do not run. */
@@ -425,11 +442,10 @@ export class Process {
   private _stop(code: number, what: string): void {
     const state = this._checkOpen(what);
     if (state.role !== "parent") throw new ValueError(`Process.${what}: only the process that started it may stop it`);
-    if (!state.started || state.finalized || !state.worker) return;
-    // TERMINATING: alive to every primitive until its worker's exit shows it has stopped, so
-    // nothing it holds is handed on while it might still run (the exit event reaps it).
-    runtime().exports.thread_terminate(state.tid, code);
-    state.worker.terminate();
+    if (!state.started || state.finalized) return;
+    // TERMINATING: alive to every primitive until the supervisor has seen its worker stop, so
+    // nothing it holds is handed on while it might still run.
+    if (runtime().exports.thread_terminate(state.tid, code) === 1) supervisorLink().post({ type: "terminate", id: state.tid });
   }
 
   /** Releases the process's resources; it must have ended. Most methods throw afterwards. */
@@ -442,6 +458,8 @@ export class Process {
       }
     }
     state.closed = true;
+    // As in CPython, a closed process is no longer among the active children.
+    thisProcess().children.delete(this);
   }
 
   private _checkOpen(what: string): State {

@@ -19,6 +19,9 @@ import {
 } from "./process";
 import { ExitSignal, workerSide } from "./platform";
 import { probeReport } from "./support";
+import { deliverNotice, inheritStartMethod, installLink } from "./context";
+import { isNotice } from "./protocol";
+import { runSupervisor } from "./supervisor";
 
 const side = workerSide();
 
@@ -71,6 +74,7 @@ async function boot(share: any, message: BootMessage): Promise<boolean> {
     (code) => finish(code),
   );
 
+  inheritStartMethod(message.startMethod);
   setImporting(message.moduleUrl);
   let module: any;
   const openBefore = openObjectCount();
@@ -164,9 +168,17 @@ async function main(): Promise<void> {
     side.post(probeReport(data));
     return side.exit(0);
   }
+  if (data?.supervisor) {
+    // The supervisor of a root thread: it never runs user code, and never ends on its own.
+    runSupervisor(attach(data.share), data.supervisor.root, data.supervisor.poolSize ?? 2, side);
+    return;
+  }
   const boots: BootMessage[] = [];
   let bootArrived: (() => void) | undefined;
+  // This worker's supervisor started it: its port is where this process asks for children.
+  installLink({ post: (request) => side.post(request), setKeepAlive: () => {} });
   side.onMessage((m) => {
+    if (isNotice(m)) return deliverNotice(m);
     if (m?.type !== "boot") return;
     boots.push(m);
     bootArrived?.();

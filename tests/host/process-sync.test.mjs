@@ -21,6 +21,7 @@ import {
   holdsLock,
   holdsRLock,
   startsLockHolder,
+  startsOrphan,
   acquiresAfterOwnerDies,
   blocksInAcquire,
   waitsAtBarrier,
@@ -161,9 +162,9 @@ test("a child blocked in Barrier(2).wait is terminated: the barrier is broken, a
   const victim = started(waitsAtBarrier, [barrier, flags, 0]);
   await until(() => barrier.nWaiting === 1, "the child to wait at the barrier");
   victim.terminate();
+  assert.equal(joined(victim), -15);
   assert.equal(barrier.broken, true, "a party died mid-generation");
   assert.equal(barrier.nWaiting, 0);
-  assert.equal(joined(victim), -15);
 
   barrier.reset();
   assert.equal(barrier.broken, false);
@@ -288,11 +289,13 @@ test("robust Lock: child A holds, child B blocks in acquire(); terminating A giv
   held.close();
 });
 
-test("robust Lock: a grandchild holds the lock and its parent is terminated; the grandchild's death is reported and its record freed", async () => {
+// As in CPython, a process outlives its parent: terminating the parent ends its daemonic
+// children with it, but not the others (they belong to the supervisor, not to the parent's worker).
+test("robust Lock: a daemonic grandchild holds the lock and its parent is terminated; the grandchild ends too, and the lock and every thread are recovered", async () => {
   const lock = new Lock();
   const held = new Event();
   const before = memoryStats();
-  const p = started(startsLockHolder, [lock, held]);
+  const p = started(startsLockHolder, [lock, held, true]);
   assert.equal(held.wait(10_000), true, "the grandchild holds the lock");
   p.terminate();
   assert.throws(() => lock.acquire({ timeout: 10_000 }), OwnerDiedError);
@@ -300,12 +303,30 @@ test("robust Lock: a grandchild holds the lock and its parent is terminated; the
   lock.release();
   assert.equal(joined(p), -15);
   await p.joinAsync();
-  await until(() => memoryStats().blocks === before.blocks, "the thread records to be freed", 5_000).catch(() => {});
+  await until(() => memoryStats().blocks === before.blocks, "every block to be freed", 5_000).catch(() => {});
   assert.deepEqual(
     { blocks: memoryStats().blocks, bytes: memoryStats().bytes },
     { blocks: before.blocks, bytes: before.bytes },
-    "the child's and the grandchild's records were freed",
+    "what the child and the grandchild held was freed",
   );
+  lock.close();
+  held.close();
+});
+
+test("a non-daemonic grandchild outlives its terminated parent: it keeps its lock, sees its parent gone, and ends by itself", async () => {
+  const lock = new Lock();
+  const held = new Event();
+  const flags = ints(2);
+  const p = started(startsOrphan, [lock, held, flags]);
+  assert.equal(held.wait(10_000), true, "the grandchild holds the lock");
+  p.terminate();
+  assert.equal(joined(p), -15);
+  assert.equal(lock.acquire({ timeout: 200 }), false, "the grandchild still runs and holds the lock");
+  Atomics.store(flags, 0, 1);
+  Atomics.notify(flags, 0);
+  assert.equal(lock.acquire({ timeout: 10_000 }), true, "the grandchild released it and ended");
+  assert.equal(flags[1], 2, "the grandchild saw parentProcess().isAlive() === false");
+  lock.release();
   lock.close();
   held.close();
 });

@@ -213,9 +213,10 @@ test("exit codes: terminate() → -15 and kill() → -9, in Atomics.wait and in 
     await until(() => flags[0] === 1, `${target.name} to run`);
     assert.equal(p.isAlive(), true);
     p[stop]();
-    assert.equal(p.exitCode, code, `${stop}() publishes ${code} at once`);
-    assert.equal(p.isAlive(), false);
+    // As in CPython, the process has its exit code once it has really stopped: join() waits for that.
     assert.equal(joined(p), code);
+    assert.equal(p.exitCode, code, `${stop}() ends it with ${code}`);
+    assert.equal(p.isAlive(), false);
     await p.joinAsync();
     assert.equal(p.exitCode, code, `${target.name} ${stop}: still ${code} after the worker's own exit`);
     assert.equal(p.failure, undefined);
@@ -334,6 +335,7 @@ test("pid is null before start and a unique number after; activeChildren() lists
 
   await until(() => [...flags].every((f) => f === 1), "every child to wait");
   children[1].terminate();
+  assert.equal(joined(children[1]), -15);
   assert.deepEqual(new Set(activeChildren()), new Set([children[0], children[2]]));
   event.set();
   for (const child of [children[0], children[2]]) assert.equal(joined(child), 0);
