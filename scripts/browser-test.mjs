@@ -9,6 +9,7 @@
 //
 // Options (environment): FORKLESS_BROWSER_ENGINES=chromium,webkit  FORKLESS_BROWSER_ONLY=scenario,…
 //                        FORKLESS_BROWSER_VERBOSE=1 (a line per scenario)
+//                        FORKLESS_BROWSER_TIMEOUT_MS=600000 (the whole run's wall-clock limit)
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, cpSync, rmSync, mkdirSync, accessSync, constants } from "node:fs";
 import { createServer as createNetServer } from "node:net";
@@ -26,6 +27,11 @@ const INSTALL = "apt-get update && apt-get install -y chromium webkit2gtk-driver
 const VERBOSE = process.env.FORKLESS_BROWSER_VERBOSE === "1";
 const OPTIONAL = process.env.FORKLESS_BROWSERS === "optional";
 const SCENARIO_TIMEOUT_MS = 60_000;
+// Most steps have a timeout of their own, but not all (page.evaluate on a page whose main thread
+// is stuck, browser.close, a cleanup waiting on a browser that stopped answering): past this the
+// run cleans up and fails instead of hanging. A normal run loads ~40 pages of seconds each.
+const RUN_TIMEOUT_MS = Number(process.env.FORKLESS_BROWSER_TIMEOUT_MS) || 600_000;
+let step = "starting"; // what the run was doing, for the timeout's message
 
 // ---------------------------------------------------------------- what runs where
 
@@ -158,6 +164,7 @@ async function runChromium(tests, origin, extraArgs = []) {
   } catch {
     throw new Missing("playwright-core is not installed: run npm ci (it is a devDependency)");
   }
+  step = "chromium: launching the browser";
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", ...extraArgs],
@@ -175,6 +182,7 @@ async function runChromium(tests, origin, extraArgs = []) {
   });
   page.on("pageerror", (error) => console.push(`pageerror: ${error.message}`));
   for (const test of tests) {
+    step = `chromium: ${test.name}`;
     console = [];
     const started = Date.now();
     let result;
@@ -254,6 +262,7 @@ class WebDriver {
 }
 
 async function runWebKit(tests, origin, jscOptions) {
+  step = "webkit: starting Xvfb, the driver and a session";
   const display = await ensureXvfb();
   const port = await freePort();
   const env = { ...process.env, DISPLAY: display };
@@ -295,6 +304,7 @@ async function runWebKit(tests, origin, jscOptions) {
   const version = `WebKitGTK ${session.capabilities?.browserVersion ?? "?"} (${options.length ? options.join(" ") : "default settings"})`;
   const outcomes = [];
   for (const test of tests) {
+    step = `webkit: ${test.name}`;
     const started = Date.now();
     let result;
     try {
@@ -421,6 +431,12 @@ async function main() {
   return failed ? 1 : 0;
 }
 
+setTimeout(async () => {
+  console.error(`test-browser: still running after ${RUN_TIMEOUT_MS / 1000} s (FORKLESS_BROWSER_TIMEOUT_MS), at ${step}: a browser or its driver stopped answering; cleaning up and failing`);
+  await Promise.race([cleanup(), sleep(15_000)]);
+  process.exit(1);
+}, RUN_TIMEOUT_MS).unref(); // unref: a run that is done need not wait for it
+
 let code = 1;
 try {
   code = await main();
@@ -428,6 +444,7 @@ try {
   console.error(`test-browser: ${error.stack ?? error}`);
   code = 1;
 } finally {
+  step = "cleaning up";
   await cleanup();
 }
 process.exit(code);
