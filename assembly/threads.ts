@@ -41,7 +41,7 @@
 //       reads it once the owner has stopped.
 import { THREADS, THREAD_TABLE_BYTES, arenaAlloc, arenaFree, PEND_FREE, HEADER } from "./arena";
 import { deadlineFrom, futexWait } from "./wait";
-import { KIND_REFTABLE, KIND_WAIT } from "./kinds";
+import { KIND_REFTABLE, KIND_WAIT, WAIT_JOIN } from "./kinds";
 
 export const SLOTS: i32 = 1024;
 /** The table's bytes are fixed by the arena's memory map (arena.ts). */
@@ -218,17 +218,24 @@ export function fence(id: i32): void {
   }
 }
 
-/** Waits until the thread has ended (EXITED by itself, or stopped and reaped): 1, or 0 on timeout. */
-export function thread_join(id: i32, timeoutMs: f64): i32 {
+/** Thread `waiter` waits until thread `id` has ended (EXITED by itself, or stopped and reaped): 1, or 0 on timeout. */
+export function thread_join(id: i32, timeoutMs: f64, waiter: i32): i32 {
   const slot = slotOf(id);
   if (slot == 0) return 1;
   const deadline = deadlineFrom(timeoutMs);
+  if (timeoutMs != 0) blockIn(waiter, WAIT_JOIN, id, 0);
+  let result = 1;
   while (true) {
-    if (atomic.load<i32>(slot + T_ID) != id) return 1;
+    if (atomic.load<i32>(slot + T_ID) != id) break;
     const state = atomic.load<i32>(slot + T_STATE);
-    if (state != RUNNING && state != TERMINATING && state != ENDING) return 1;
-    if (!futexWait(slot + T_STATE, state, deadline)) return 0;
+    if (state != RUNNING && state != TERMINATING && state != ENDING) break;
+    if (!futexWait(slot + T_STATE, state, deadline)) {
+      result = 0;
+      break;
+    }
   }
+  unblock(waiter);
+  return result;
 }
 
 // ---------------------------------------------------------------- what a thread is blocked in

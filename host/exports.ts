@@ -45,7 +45,7 @@ export interface WasmExports {
   thread_flags(id: number): number;
   thread_exit(id: number, code: number): number;
   thread_terminate(id: number, code: number): number;
-  thread_join(id: number, timeoutMs: number): number;
+  thread_join(id: number, timeoutMs: number, waiter: number): number;
   thread_block(id: number, kind: number, at: number, extra: number): void;
   thread_unblock(id: number): void;
   wait_register(id: number, kind: number, at: number, extra: number): number;

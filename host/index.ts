@@ -47,4 +47,6 @@ export type { QueueOptions } from "./queues";
 export { Pipe, Connection } from "./connection";
 export type { PipeOptions } from "./connection";
 export { support } from "./support";
+export { dumpState, formatState } from "./diagnostics";
+export type { StateDump, ThreadDescription, ObjectDescription, WaitDescription } from "./diagnostics";
 export type { SupportReport } from "./support";

@@ -410,7 +410,7 @@ export class Process {
     }
     // The child's exit and its reaping (by the supervisor) are published in shared memory, so
     // this works while our own event loop is blocked.
-    ex.thread_join(id, ms);
+    ex.thread_join(id, ms, runtime().id);
   }
 
   /** join() for threads that may not block: resolves when the process ended or timeout ms passed. */

@@ -183,10 +183,9 @@ test("a value that cannot cross is refused by send() with its path, and nothing 
 /**
  * A child that ends without close() — returns, throws, or calls exit() — drops its references
  * as it ends (worker-entry closes every object it holds), so the reader sees EOF, as Python's
- * child closes its descriptors on exit. A child that is *terminated* runs no code, and its
- * copy keeps counting as a writer: a known limitation (documented in the README).
+ * child closes its descriptors on exit. A child that is *terminated* runs no code: the reaper
+ * drops what it held, so its copy stops counting as a writer all the same.
  */
-const TERMINATED_EOF = "known limitation: a terminated child cannot drop its Connection's writer count";
 
 test("recv on an empty pipe whose other end is closed → EOFError (after the messages sent before close)", async () => {
   const [a, b] = Pipe();
@@ -268,7 +267,7 @@ test("EOFError reaches a parent that reads in a synchronous loop, never yielding
   }
 });
 
-test("EOFError when the other end was sent to a child process which is terminated", { timeout: 30_000, todo: TERMINATED_EOF }, async () => {
+test("EOFError when the other end was sent to a child process which is terminated", { timeout: 30_000 }, async () => {
   const [a, b] = Pipe();
   const flags = ints(2);
   const child = started(sendThenBlock, [b, ["before"], flags]);
