@@ -109,10 +109,18 @@ export interface WorkerLike {
   setKeepAlive(keep: boolean): void;
 }
 
-export function startWorker(url: URL, data: unknown): WorkerLike {
+/** Node's worker_threads resourceLimits (a child that passes them ends with OutOfMemoryError, not its parent). */
+export interface ResourceLimits {
+  maxOldGenerationSizeMb?: number;
+  maxYoungGenerationSizeMb?: number;
+  codeRangeSizeMb?: number;
+  stackSizeMb?: number;
+}
+
+export function startWorker(url: URL, data: unknown, resourceLimits?: ResourceLimits): WorkerLike {
   if (isNode) {
     const { Worker } = nodeProcess!.getBuiltinModule!("node:worker_threads");
-    const worker = new Worker(url, { workerData: data });
+    const worker = new Worker(url, resourceLimits ? { workerData: data, resourceLimits } : { workerData: data });
     let keepAlive = true;
     const listeners: ((message: any) => void)[] = [];
     // A worker that dies of itself (out of memory, an engine crash) emits 'error' and then

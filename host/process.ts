@@ -6,7 +6,7 @@ import { runtime } from "./runtime";
 import { TransitBuilder, outOfMemory } from "./handles";
 import { ProcessError, ValueError, BlockingNotAllowedError } from "./errors";
 import { checkTimeout, remaining, FOREVER } from "./options";
-import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep } from "./platform";
+import { cpuCount as platformCpuCount, isNode, mayBlock, moduleUrl, now, sleep, type ResourceLimits } from "./platform";
 import { encodeForTransfer } from "./serialize";
 import { abi } from "./abi";
 import { getStartMethod, onNotice, prewarm, resolveStartMethod, supervisorLink, type StartMethod } from "./context";
@@ -32,6 +32,12 @@ export interface ProcessOptions {
   module?: string | URL;
   /** "warm" (default), "spawn" or "reuse"; see getAllStartMethods(). */
   startMethod?: StartMethod;
+  /**
+   * Node only: worker_threads resourceLimits for the child (e.g. { maxOldGenerationSizeMb: 64 }).
+   * A child that runs out ends with exit code 1 and an OutOfMemoryError failure; its parent goes on.
+   * The child gets a fresh worker of its own (limits are fixed when a worker starts).
+   */
+  resourceLimits?: ResourceLimits;
 }
 
 /** An error that ended a child, as the parent sees it. */
@@ -87,6 +93,7 @@ interface State {
   /** The child reported that it runs (its "started" message arrived). */
   booted?: boolean;
   sentinel?: Sentinel;
+  resourceLimits?: ResourceLimits;
   /** The objects the arguments carry; their references are taken at start(). */
   transit?: TransitBuilder;
 }
@@ -197,7 +204,10 @@ export class Process {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("Process: expected an options object like { target, args, name, daemon }");
     }
-    const { target, args = [], kwargs, name, daemon, module, startMethod } = options;
+    const { target, args = [], kwargs, name, daemon, module, startMethod, resourceLimits } = options;
+    if (resourceLimits !== undefined && (typeof resourceLimits !== "object" || resourceLimits === null)) {
+      throw new TypeError("Process: resourceLimits must be an object like { maxOldGenerationSizeMb: 64 }");
+    }
     if (target !== undefined && typeof target !== "function") throw new TypeError("Process: target must be a function");
     if (!Array.isArray(args)) throw new TypeError("Process: args must be an array");
     if (kwargs !== undefined && (typeof kwargs !== "object" || kwargs === null)) throw new TypeError("Process: kwargs must be an object");
@@ -213,6 +223,7 @@ export class Process {
     state.daemon = daemon ?? stateOf(here.process).daemon;
     state.module = module === undefined ? undefined : moduleUrl(module);
     state.startMethod = startMethod === undefined ? undefined : resolveStartMethod(startMethod);
+    state.resourceLimits = resourceLimits;
     states.set(this, state);
     prewarm(state.startMethod);
   }
@@ -315,7 +326,7 @@ export class Process {
     const method = state.startMethod ?? getStartMethod();
     boot.startMethod = method;
     try {
-      supervisorLink().post({ type: "start", id: tid, parent: rt.id, method, daemon: state.daemon, boot });
+      supervisorLink().post({ type: "start", id: tid, parent: rt.id, method, daemon: state.daemon, boot, resourceLimits: state.resourceLimits });
     } catch (error) {
       // Only a page's own supervisor throws here (the worker could not be created): undo.
       ex.thread_exit(tid, 1);

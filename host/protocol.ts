@@ -13,6 +13,7 @@
 //   supervisor → parent   started, failure, exited
 import type { StartMethod } from "./context";
 import type { BootMessage, ProcessFailure } from "./process";
+import type { ResourceLimits } from "./platform";
 
 export interface StartRequest {
   type: "start";
@@ -22,6 +23,8 @@ export interface StartRequest {
   method: StartMethod;
   daemon: boolean;
   boot: BootMessage;
+  /** Node: limits for the child's worker (it then gets a fresh worker of its own). */
+  resourceLimits?: ResourceLimits;
 }
 
 export interface TerminateRequest {

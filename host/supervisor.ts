@@ -14,7 +14,7 @@
 // started by the root; on a browser page, whose main thread never blocks, the page itself is
 // the supervisor.
 import type { Runtime } from "./runtime";
-import { isNode, now, startWorker, type WorkerLike } from "./platform";
+import { isNode, now, startWorker, type ResourceLimits, type WorkerLike } from "./platform";
 import type { StartMethod } from "./context";
 import type { BootMessage, ProcessFailure } from "./process";
 import { isRequest, type ParentNotice, type Request, type StartRequest } from "./protocol";
@@ -101,7 +101,10 @@ export class Supervisor {
     if (hold < 0) return; // its slot is gone already (the parent ended meanwhile)
     let worker: WorkerLike;
     try {
-      worker = this.launch(message.method, message.boot);
+      worker = message.resourceLimits
+        ? this.bootWorker(message.resourceLimits)
+        : this.launch(message.method, message.boot);
+      if (message.resourceLimits) worker.post(message.boot);
     } catch (error) {
       if (this.inline && message.parent === this.rootId) {
         ex.thread_release(message.id, this.rt.id, hold);
@@ -168,8 +171,8 @@ export class Supervisor {
 
   // ---------------------------------------------------------------- workers
 
-  private bootWorker(): WorkerLike {
-    return startWorker(workerUrl(), { share: this.rt.share() });
+  private bootWorker(resourceLimits?: ResourceLimits): WorkerLike {
+    return startWorker(workerUrl(), { share: this.rt.share() }, resourceLimits);
   }
 
   private refill(): void {

@@ -213,6 +213,9 @@ async function main(): Promise<void> {
     } catch (error) {
       fail(error);
     }
+    // Let a rejection the process left floating be reported now, as this process's failure,
+    // not later as the next one's.
+    if (reusable) await new Promise<void>((resolve) => setTimeout(resolve, 0));
     if (!reusable || !recycle(idle, message)) finish(0);
     message = await nextBoot();
   }
