@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 let dir;
@@ -956,5 +957,480 @@ describe("huge values", () => {
     const out = roundTripInPlace(a);
     assert.equal(out.length, a.length);
     for (let i = 0; i < a.length; i++) if (!Object.is(out[i], a[i])) assert.fail(`index ${i}: ${out[i]} !== ${a[i]}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Nesting deeper than a stack, prototypes with setters, proxies, resizable buffers, hostile input.
+
+const deepWorker = new URL("./workers/codec-deep.mjs", import.meta.url);
+
+/** Runs workers/codec-deep.mjs on a stack of stackSizeMb; resolves with what it posts. */
+function inWorker(stackSizeMb, data) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(deepWorker, {
+      workerData: { codec: pathToFileURL(join(dir, "codec.mjs")).href, ...data },
+      resourceLimits: { stackSizeMb },
+      transferList: data.bytes ? [data.bytes.buffer] : [],
+    });
+    w.once("message", (m) => {
+      w.terminate();
+      if (m.error) reject(new Error(`worker (stackSizeMb ${stackSizeMb}): ${m.error}`));
+      else resolve(m);
+    });
+    w.once("error", reject);
+  });
+}
+
+// Node cannot start a worker with less than about 0.4 MB of stack: 0.5 MB is a third of the
+// main thread's (recursion about 4,200 frames deep against 13,900).
+const SMALL_STACK = 0.5;
+const BIG_STACK = 4;
+
+describe("nesting deeper than any stack", () => {
+  for (const kind of ["array", "object", "mixed"]) {
+    for (const depth of [5_000, 100_000]) {
+      test(`a ${kind} chain ${depth.toLocaleString("en-US")} deep, put by a thread with a big stack, decodes on the main thread and on a small stack`, async () => {
+        const { bytes } = await inWorker(BIG_STACK, { task: "encode", kind, depth });
+        // The main thread (about 1 MB of stack): a recursive decoder overflowed here, after
+        // the item had already left the queue.
+        const value = decode(bytes.slice(), fakeRefs());
+        let v = value;
+        let found = 0;
+        while (typeof v === "object" && v !== null) {
+          v = Array.isArray(v) ? v[0] : v instanceof Map ? v.get("k") : v instanceof Set ? [...v][0] : v instanceof Error ? v.cause : "a" in v ? v.a : v.n;
+          found++;
+        }
+        assert.equal(found, depth);
+        assert.equal(v, "bottom");
+        assert.deepEqual(await inWorker(SMALL_STACK, { task: "decode", bytes: bytes.slice() }), { depth, bottom: "bottom" });
+      });
+    }
+  }
+
+  test("the encoder does not depend on the stack either (100,000 levels on a small stack)", async () => {
+    for (const kind of ["array", "mixed"]) {
+      const { bytes } = await inWorker(SMALL_STACK, { task: "encode", kind, depth: 100_000 });
+      assert.deepEqual(await inWorker(SMALL_STACK, { task: "decode", bytes }), { depth: 100_000, bottom: "bottom" });
+    }
+  });
+
+  test("every kind of value round-trips below the recursion limit too (the explicit-stack paths)", () => {
+    // Each random value is wrapped 300 levels deep (past the 128 recursive ones, in containers
+    // of every kind), so it is written and read entirely by the iterative encoder and decoder.
+    const values = randomValues(77, 400);
+    const e = new Encoder();
+    const wrap = (v, i) => {
+      for (let d = 0; d < 300; d++) {
+        switch ((d + i) % 5) {
+          case 0: v = [v]; break;
+          case 1: v = { w: v }; break;
+          case 2: v = new Map([[d, v]]); break;
+          case 3: v = new Set([v]); break;
+          default: v = new Error("w", { cause: v });
+        }
+      }
+      return v;
+    };
+    for (let i = 0; i < values.length; i++) {
+      const wrapped = wrap(values[i], i);
+      const bytes = e.encode(wrapped, fakeRefs()).slice();
+      const out = decode(bytes, fakeRefs());
+      assert.deepStrictEqual(out, wrapped, `value #${i}`);
+      assert.deepEqual(e.encode(out, fakeRefs()), bytes, `value #${i} re-encoded`);
+    }
+  });
+
+  test("shared references and cycles across the recursion limit", () => {
+    const root = { name: "root", shared: { s: 1 } };
+    let v = root;
+    for (let i = 0; i < 1000; i++) v = v.next = { i, back: i % 100 === 0 ? root : undefined, same: root.shared };
+    v.last = [root, root.shared, v];
+    const out = roundTrip(root);
+    let node = out;
+    for (let i = 0; i < 1000; i++) {
+      node = node.next;
+      assert.equal(node.same, out.shared);
+      if (i % 100 === 0) assert.equal(node.back, out);
+    }
+    assert.equal(node.last[0], out);
+    assert.equal(node.last[2], node);
+  });
+
+  test("forkless objects nested past the recursion limit travel as handles", () => {
+    class FakeShared extends SharedObject {
+      constructor(p) {
+        super();
+        this.p = p;
+      }
+    }
+    const lock = new FakeShared(64);
+    let v = { lock, again: lock };
+    for (let i = 0; i < 300; i++) v = i % 2 ? [v] : { v };
+    const refs = fakeRefs();
+    const out = decode(enc().encode([lock, v], refs).slice(), refs);
+    assert.deepEqual(refs.retained, [lock]);
+    assert.equal(refs.revived.length, 1);
+    let inner = out[1];
+    for (let i = 299; i >= 0; i--) inner = i % 2 ? inner[0] : inner.v;
+    assert.equal(inner.lock, out[0]);
+    assert.equal(inner.again, out[0]);
+    assert.equal(out[0].handle.p, 64);
+  });
+
+  test("deep arrays of every layout: holes, a sparse tail, named properties, long and short", () => {
+    const long = Array.from({ length: 3000 }, (_, i) => i);
+    long.length = 100_000; // holes from 3000 on: the rest is sent as keys
+    long[99_999] = "end";
+    const holey = [1, , 3];
+    holey.name = "holey";
+    const sparse = [];
+    sparse[40] = "x";
+    const deep = [long, holey, sparse, new AggregateError([new TypeError("t")], "agg", { cause: holey })];
+    let v = deep;
+    for (let i = 0; i < 200; i++) v = [v];
+    const out = roundTrip(v);
+    let inner = out;
+    for (let i = 0; i < 200; i++) inner = inner[0];
+    assert.deepStrictEqual(inner, deep);
+    assert.equal(inner[3].cause, inner[1]);
+  });
+});
+
+describe("received values are own data properties (never [[Set]])", () => {
+  /**
+   * Installs setters (and a read-only property) on the prototypes; returns what they saw
+   * (a string: an array's push would itself run the Array.prototype[0] setter) and an undo.
+   */
+  function pollute() {
+    const log = { seen: "" };
+    const installed = new Map(); // (an array written now would meet the setters)
+    const install = (proto, key, desc) => {
+      Object.defineProperty(proto, key, { configurable: true, ...desc });
+      installed.set(`${installed.size}`, { proto, key });
+    };
+    for (const key of ["x", "1", "7", "name"]) install(Object.prototype, key, { set(v) { log.seen += `Object.prototype.${key} `; }, get() { return "inherited"; } });
+    for (const key of ["0", "2", "x"]) install(Array.prototype, key, { set(v) { log.seen += `Array.prototype.${key} `; }, get() { return "inherited"; } });
+    install(Object.prototype, "frozen", { value: "read-only", writable: false });
+    return {
+      get seen() {
+        return log.seen;
+      },
+      undo() {
+        installed.forEach(({ proto, key }) => delete proto[key]);
+      },
+    };
+  }
+
+  function assertOwn(o, key, value) {
+    const d = Object.getOwnPropertyDescriptor(o, key);
+    assert.ok(d, `${String(key)} is an own property`);
+    assert.deepEqual([d.writable, d.enumerable, d.configurable], [true, true, true], `${String(key)} is a plain data property`);
+    if (value !== undefined) assert.equal(d.value, value);
+  }
+
+  test("setters on Object.prototype and Array.prototype never run, and swallow nothing", () => {
+    const shared = { id: 1, name: "shared" };
+    const value = {
+      x: 1,
+      name: "n",
+      frozen: "mine",
+      list: ["a", "b", "c", "d"],
+      long: Array.from({ length: 100 }, (_, i) => i),
+      holey: [, "one", , "three"],
+      sparse: Object.assign(new Array(1000), { 7: "seven" }),
+      records: Array.from({ length: 20 }, (_, i) => ({ x: i, name: `r${i}`, 1: i, same: shared })),
+      map: new Map([["x", shared]]),
+      set: new Set([shared]),
+    };
+    value.self = value;
+    const bytes = enc().encode(value, fakeRefs()).slice();
+    // Templates of these shapes exist from before the setters were installed, and new ones
+    // are made while they are: both must hold.
+    decode(bytes, fakeRefs());
+    const p = pollute();
+    let out, out2;
+    try {
+      out = decode(bytes, fakeRefs());
+      out2 = decode(enc().encode({ fresh: { x: "new shape", frozen: 2, name: "nn" } }, fakeRefs()).slice(), fakeRefs());
+    } finally {
+      p.undo();
+    }
+    assert.equal(p.seen, "");
+    assertOwn(out, "x", 1);
+    assertOwn(out, "name", "n");
+    assertOwn(out, "frozen", "mine");
+    assertOwn(out2.fresh, "x", "new shape");
+    assertOwn(out2.fresh, "frozen", 2);
+    for (let i = 0; i < 4; i++) assertOwn(out.list, i, "abcd"[i]);
+    for (let i = 0; i < 100; i++) assertOwn(out.long, i, i);
+    assert.ok(!Object.hasOwn(out.holey, 0) && !Object.hasOwn(out.holey, 2));
+    assertOwn(out.holey, 1, "one");
+    assertOwn(out.sparse, 7, "seven");
+    for (let i = 0; i < 20; i++) {
+      assertOwn(out.records[i], "x", i);
+      assertOwn(out.records[i], "1", i);
+      assertOwn(out.records[i], "name", `r${i}`);
+    }
+    // The codec's own id tables are not swallowed either: references still resolve.
+    assert.equal(out.self, out);
+    assert.equal(out.records[19].same, out.records[0].same);
+    assert.equal(out.map.get("x"), out.records[0].same);
+    assert.ok(out.set.has(out.records[0].same));
+    assert.deepStrictEqual(out, decode(bytes, fakeRefs()));
+  });
+
+  test("objects whose shapes vary (the template cache guesses, and corrects itself)", () => {
+    const shapes = [{ x: 1, name: 2 }, { x: 1 }, { x: 1, name: 2, extra: 3 }, { x: 1, other: 2, name: 3 }, { name: 1, x: 2 }, {}];
+    const messages = Array.from({ length: 60 }, (_, i) => enc().encode({ v: shapes[i % 6], w: [shapes[i % 6], { x: i }] }, fakeRefs()).slice());
+    const values = Array.from({ length: 60 }, (_, i) => shapes[i % 6]);
+    const outs = new Map(); // (no array writes while the setters are there)
+    const p = pollute();
+    try {
+      for (let i = 0; i < 60; i++) outs.set(i, decode(messages[i], fakeRefs()));
+    } finally {
+      p.undo();
+    }
+    assert.equal(p.seen, "");
+    for (let i = 0; i < 60; i++) {
+      const out = outs.get(i);
+      assert.deepStrictEqual(out.v, values[i]);
+      assert.deepEqual(Object.keys(out.v), Object.keys(values[i]), `key order of #${i}`);
+      for (const k of Object.keys(values[i])) assertOwn(out.v, k, values[i][k]);
+      assertOwn(out.w[1], "x", i);
+    }
+  });
+
+  test("a patched Map.prototype.set or Set.prototype.add never sees message data", () => {
+    const bytes = enc().encode({ m: new Map([["secret", 1]]), s: new Set(["secret"]) }, fakeRefs()).slice(); // (their constructors call set and add)
+    const { set } = Map.prototype;
+    const { add } = Set.prototype;
+    const seen = [];
+    Map.prototype.set = function (k, v) {
+      seen.push(k);
+      return set.call(this, k, v);
+    };
+    Set.prototype.add = function (v) {
+      seen.push(v);
+      return add.call(this, v);
+    };
+    let out;
+    try {
+      out = decode(bytes, fakeRefs());
+    } finally {
+      Map.prototype.set = set;
+      Set.prototype.add = add;
+    }
+    assert.deepEqual(seen, []);
+    assert.equal(out.m.get("secret"), 1);
+    assert.ok(out.s.has("secret"));
+  });
+});
+
+describe("proxies", { skip: typeof process.getBuiltinModule !== "function" && "needs process.getBuiltinModule (Node 20.16+) for util.types.isProxy" }, () => {
+  test("are refused, as structured clone refuses them, with their path", () => {
+    assert.throws(() => structuredClone(new Proxy({}, {})), /could not be cloned/);
+    refusal(new Proxy({ a: 1 }, {}), /^value is a Proxy, which cannot be sent to another process/);
+    refusal({ list: [1, new Proxy([1, 2], {})] }, /^value\.list\[1\] is a Proxy/);
+    refusal({ m: new Map([["k", new Proxy({}, {})]]) }, /^value\.m\.k is a Proxy/);
+    let trapped = 0;
+    const counting = new Proxy({}, { get: () => ++trapped, ownKeys: () => (trapped++, []), getPrototypeOf: () => (trapped++, Object.prototype) });
+    refusal({ counting }, /^value\.counting is a Proxy/);
+    assert.equal(trapped, 0, "no trap runs");
+  });
+});
+
+const resizable = (() => {
+  try {
+    return new ArrayBuffer(1, { maxByteLength: 2 }).resizable === true;
+  } catch {
+    return false;
+  }
+})();
+
+describe("views over resizable buffers", { skip: !resizable && "this engine has no resizable ArrayBuffer" }, () => {
+  test("length-tracking views arrive length-tracking, fixed-length ones fixed, as structured clone has them", () => {
+    const rab = new ArrayBuffer(16, { maxByteLength: 64 });
+    new Uint8Array(rab).forEach((_, i, a) => (a[i] = i));
+    const full = new ArrayBuffer(16, { maxByteLength: 16 }); // at its maximum: checked on a copy
+    const views = {
+      bytes: new Uint8Array(rab),
+      words: new Uint16Array(rab, 4),
+      dv: new DataView(rab),
+      dvOffset: new DataView(rab, 6),
+      fixed: new Uint8Array(rab, 0, 16),
+      fixedWords: new Uint16Array(rab, 4, 6),
+      fixedDv: new DataView(rab, 6, 10),
+      fullTracking: new Float64Array(full),
+      fullFixed: new Float64Array(full, 0, 2),
+      fullOffset: new Uint8Array(full, 15),
+      buffer: rab,
+    };
+    const out = roundTrip(views);
+    const clone = structuredClone(views);
+    assert.equal(out.bytes.buffer, out.buffer, "one buffer");
+    assert.equal(out.buffer.maxByteLength, 64);
+    assert.equal(out.fullTracking.buffer.maxByteLength, 16);
+    const lengths = (o) => [o.bytes.length, o.words.length, o.dv.byteLength, o.dvOffset.byteLength, o.fixed.length, o.fixedWords.length, o.fixedDv.byteLength, o.fullTracking.length, o.fullFixed.length, o.fullOffset.length];
+    assert.deepEqual(lengths(out), lengths(clone));
+    for (const o of [out, clone]) {
+      o.buffer.resize(40);
+      o.fullTracking.buffer.resize(8);
+    }
+    assert.deepEqual(lengths(out), lengths(clone));
+    assert.deepEqual(lengths(out), [40, 18, 40, 34, 16, 6, 10, 1, 0, 0]);
+    // The sender's buffers are as they were (the encoder probes by resizing and restoring).
+    assert.equal(rab.byteLength, 16);
+    assert.equal(full.byteLength, 16);
+    assert.deepEqual([...new Uint8Array(rab)], Array.from({ length: 16 }, (_, i) => i));
+  });
+
+  test("a view out of its shrunk buffer's bounds is refused, as structured clone refuses it", () => {
+    const rab = new ArrayBuffer(16, { maxByteLength: 32 });
+    const view = new Uint32Array(rab, 8, 2);
+    const dv = new DataView(rab, 8, 8);
+    rab.resize(12);
+    assert.throws(() => structuredClone(view), /could not be cloned/);
+    refusal({ view }, /^value\.view is a Uint32Array out of the bounds of its resizable ArrayBuffer/);
+    refusal([dv], /^value\[0\] is a DataView out of the bounds/);
+  });
+});
+
+describe("hostile values and corrupt messages", () => {
+  const tagOf = (value) => enc().encode(value, fakeRefs())[0];
+
+  test("a built-in with a changed tag is still what it is; a lying class is still an object", () => {
+    class TaggedMap extends Map {
+      get [Symbol.toStringTag]() {
+        return "Object";
+      }
+    }
+    class OddMap extends Map {
+      get [Symbol.toStringTag]() {
+        return "Odd";
+      }
+    }
+    class OddDate extends Date {
+      get [Symbol.toStringTag]() {
+        return "Odd";
+      }
+    }
+    const values = [new TaggedMap([[1, "one"]]), new OddMap([[2, "two"]]), new OddDate(5), Object.create(Map.prototype), { [Symbol.toStringTag]: "Map", a: 1 }];
+    for (const v of values) {
+      const out = roundTrip(v);
+      assert.deepStrictEqual(out, structuredClone(v));
+    }
+    assert.deepEqual([...roundTrip(values[0])], [[1, "one"]]);
+  });
+
+  test("a getter in a long array runs once, even when the array turns out sparse", () => {
+    const a = [];
+    a.length = 1_000_000;
+    let calls = 0;
+    Object.defineProperty(a, 3, { enumerable: true, configurable: true, get: () => ++calls });
+    a[500_000] = "far";
+    const out = roundTrip(a);
+    assert.equal(calls, 1);
+    assert.equal(out[3], 1);
+    assert.equal(out[500_000], "far");
+    assert.equal(out.length, 1_000_000);
+    assert.deepEqual(Object.keys(out), ["3", "500000"]);
+  });
+
+  test("toJSON, valueOf and Symbol.toPrimitive are never called", () => {
+    let called = 0;
+    class Sneaky {
+      constructor() {
+        this.data = 1;
+      }
+      toJSON() {
+        return ++called;
+      }
+      valueOf() {
+        return ++called;
+      }
+      [Symbol.toPrimitive]() {
+        return ++called;
+      }
+    }
+    assert.deepStrictEqual(roundTrip(new Sneaky()), { data: 1 });
+    assert.equal(called, 0);
+  });
+
+  test("a corrupt length does not allocate it: an ArrayBuffer of 4 GiB announced, 4 bytes sent", () => {
+    const bytes = enc().encode(new ArrayBuffer(4), fakeRefs()).slice();
+    bytes.set([0xff, 0xff, 0xff, 0xff], 1);
+    const before = process.memoryUsage().arrayBuffers;
+    assert.throws(() => decode(bytes, fakeRefs()), (e) => e instanceof TypeError && /^forkless: cannot decode a corrupt message/.test(e.message));
+    assert.ok(process.memoryUsage().arrayBuffers - before < 1 << 20, "nothing big was allocated");
+  });
+
+  test("a corrupt message nested a million levels deep throws a clear error (no stack overflow)", () => {
+    const arrayTag = tagOf([]);
+    const bytes = new Uint8Array(5_000_000);
+    for (let i = 0; i < bytes.length; i += 5) bytes.set([arrayTag, 1, 0, 0, 0], i);
+    assert.throws(() => decode(bytes, fakeRefs()), (e) => e instanceof TypeError && /^forkless: cannot decode a corrupt message \(truncated\)/.test(e.message));
+  });
+
+  test("corrupt views, buffers, numbers and regexps are named as corrupt", () => {
+    const cases = [];
+    const viewBytes = enc().encode(new Uint16Array(new ArrayBuffer(8), 2, 2), fakeRefs()).slice();
+    // [View, type, ArrayBuffer, u32 8, 8 bytes, u32 offset, u32 length]
+    const offsetAt = viewBytes.length - 8;
+    const withU32 = (b, at, n) => {
+      const c = b.slice();
+      new DataView(c.buffer).setUint32(at, n, true);
+      return c;
+    };
+    cases.push(withU32(viewBytes, offsetAt, 1)); // misaligned
+    cases.push(withU32(viewBytes, offsetAt, 1 << 30)); // out of range
+    cases.push(withU32(viewBytes, offsetAt + 4, 0xffffffff)); // too long
+    const badType = viewBytes.slice();
+    badType[1] = 0x3f;
+    cases.push(badType);
+    const notABuffer = viewBytes.slice(0, 2);
+    cases.push(Uint8Array.from([...notABuffer, tagOf(null)]));
+    const big = enc().encode(2n ** 100n, fakeRefs()).slice();
+    big[big.length - 1] = 0x7a; // "z" among the hex digits
+    cases.push(big);
+    const signed = enc().encode(2n ** 100n, fakeRefs()).slice();
+    signed[1] = 7;
+    cases.push(signed);
+    const rab = resizable ? enc().encode(new ArrayBuffer(4, { maxByteLength: 8 }), fakeRefs()).slice() : undefined;
+    if (rab) {
+      new DataView(rab.buffer).setFloat64(5, 2, true); // maxByteLength below the length
+      cases.push(rab);
+    }
+    for (const bytes of cases) assert.throws(() => decode(bytes, fakeRefs()), (e) => e instanceof TypeError && /^forkless: cannot decode a corrupt message/.test(e.message), `${[...bytes]}`);
+    const regexp = enc().encode(/a/g, fakeRefs()).slice();
+    regexp[regexp.length - 1] = "Q".charCodeAt(0);
+    assert.throws(() => decode(regexp, fakeRefs()), (e) => e instanceof SyntaxError && /^forkless: cannot decode the RegExp \/a\/Q/.test(e.message));
+  });
+
+  test("random corruption of messages throws forkless errors, or decodes; never hangs", () => {
+    const rand = mulberry32(4242);
+    const samples = [
+      ...randomValues(99, 40),
+      { deep: (() => { let v = [1]; for (let i = 0; i < 300; i++) v = { v, a: [v] }; return v; })() },
+      [new Uint8Array(8), new DataView(new ArrayBuffer(4)), new Map([[1, new Set([2])]]), new Error("e", { cause: 1 })],
+    ];
+    const started = performance.now();
+    let decoded = 0;
+    for (let n = 0; n < 6000; n++) {
+      const bytes = enc().encode(samples[n % samples.length], fakeRefs()).slice();
+      const mutated = bytes.slice();
+      const edits = 1 + Math.floor(rand() * 3);
+      for (let e = 0; e < edits; e++) mutated[Math.floor(rand() * mutated.length)] = Math.floor(rand() * 256);
+      const cut = rand() < 0.2 ? mutated.subarray(0, Math.floor(rand() * mutated.length)) : mutated;
+      try {
+        decode(cut, fakeRefs());
+        decoded++;
+      } catch (error) {
+        assert.ok(error instanceof Error, `a thrown ${typeof error}`);
+        assert.match(error.message, /^forkless: /, `message #${n}: ${error.stack}`);
+      }
+    }
+    assert.ok(decoded > 0);
+    assert.ok(performance.now() - started < 30_000, "no decode hung");
   });
 });
