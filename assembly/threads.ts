@@ -178,6 +178,9 @@ export function initSlot(slot: usize, parent: i32, refs: i32, flags: i32): i32 {
 export function thread_exit(id: i32, code: i32): i32 {
   const slot = slotOf(id);
   if (slot == 0 || atomic.load<i32>(slot + T_ID) != id) return 0;
+  // Only a RUNNING thread publishes: an exit already published, or a termination asked for,
+  // keeps its code (the code goes in before the state, so it must not go in at all here).
+  if (atomic.load<i32>(slot + T_STATE) != RUNNING) return 0;
   atomic.store<i32>(slot + T_CODE, code);
   if (atomic.cmpxchg<i32>(slot + T_STATE, RUNNING, EXITED) != RUNNING) return 0;
   atomic.notify(slot + T_STATE, -1);
