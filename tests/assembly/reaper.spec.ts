@@ -7,7 +7,7 @@ import {
   T_ID, T_STATE, T_CODE, T_REFS, T_TABLE, T_TABLE_NEXT, T_WAIT_KIND, T_WAITS, T_REAPER,
   FREE, RESERVED, RUNNING, EXITED, DEAD, TERMINATING, REAPING,
   PEND_GROW, PEND_NEW_SLOT, slotAt, thread_alive, thread_state, thread_exit, thread_terminate, thread_block,
-  dropRef, initSlot, refAt, reserveSlot, tableCapacity,
+  dropRef, initSlot, refAt, reserveSlot, tableCapacity, waitAlloc,
 } from "../../assembly/threads";
 import {
   PEND_FINALIZE, block_release, thread_attach, thread_last_index, thread_ref_count, transit_new, transit_add,
@@ -446,6 +446,35 @@ describe("pending steps of the ownership layer", () => {
     kill(v);
     expect(blockAt(<i32>old)).toBe(E_STALE);
     for (let i = 0; i < ps.length; i++) expect(blockAt(ps[i])).toBe(E_STALE);
+    forget(v);
+    expectFigures(before);
+  });
+
+  test("PEND_GROW of a thread's first table: the half-built table goes, no table is left", () => {
+    const before = new Figures();
+    const v = spawn();
+    const slot = slotAt(v);
+    const fresh = arenaAlloc(16 + 32 * 4, KIND_REFTABLE, pendOf(v), claimerOf(v));
+    atomic.store<i32>(slot + T_TABLE_NEXT, <i32>fresh);
+    atomic.store<i32>(pendOf(v), <i32>fresh | PEND_GROW);
+    kill(v);
+    expect(tableOf(v)).toBe(0);
+    expect(blockAt(<i32>fresh)).toBe(E_STALE);
+    forget(v);
+    expectFigures(before);
+  });
+
+  test("a wait registration allocated but not linked yet (barrier_arrive_async spinning for the barrier): freed", () => {
+    const before = new Figures();
+    const v = spawn();
+    const b = alloc(BARRIER_SIZE, KIND_BARRIER);
+    barrier_init(b, 2);
+    const reg = waitAlloc(slotAt(v), KIND_BARRIER, b, 0); // PEND_ALLOCATED until it is linked
+    expect(atomic.load<i32>(pendOf(v))).toBe(<i32>(reg - HEADER) | 3);
+    kill(v);
+    expect(blockAt(<i32>reg)).toBe(E_STALE);
+    expect(barrier_broken(b)).toBe(0); // it never arrived
+    release(b, me());
     forget(v);
     expectFigures(before);
   });
