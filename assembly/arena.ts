@@ -269,7 +269,9 @@ function claimPages(count: u32, pend: usize, claimer: i32): u32 {
       if (first + count < cap) atomic.store<i32>(ARENA + A_SCAN_FROM, <i32>(first + count));
       return first;
     }
-    for (let i: u32 = 0; i < taken; i++) atomic.store<i64>(pageWordAt(first + i), P_FREE);
+    // Last page first: a thread stopped in this loop leaves claimed only pages from `first` on,
+    // which is all unclaimPages (from *pend) can find.
+    for (let i = taken; i > 0; i--) atomic.store<i64>(pageWordAt(first + i - 1), P_FREE);
     atomic.store<i32>(pend, 0);
     from = first + taken + 1;
     if (from >= cap) {

@@ -31,6 +31,9 @@ import {
   KIND_BARRIER, KIND_CONDITION, KIND_LOCK, KIND_RLOCK, KIND_SEMAPHORE, WAIT_BARRIER_ACTION, isRingKind,
 } from "./kinds";
 
+/** threads.ts's ENDING: an end being published. */
+const ENDING_STATE: i32 = 7;
+
 /** Already reaped (or being reaped by a live thread): nothing done. */
 export const REAP_NOTHING: i32 = 0;
 
@@ -121,15 +124,21 @@ export function thread_reap(id: i32, code: i32, reaper: i32): i32 {
   while (true) {
     const state = atomic.load<i32>(slot + T_STATE);
     if (state == DEAD || state == FREE || state == RESERVED) return REAP_NOTHING;
-    if (state == 7) continue; // ENDING: its end is being written this instant
+    if (state == ENDING_STATE) continue; // its end is being written this instant
     if (state == REAPING) {
       const other = atomic.load<i32>(slot + T_REAPER);
       if (other != reaper && isAlive(other)) return REAP_NOTHING;
       atomic.store<i32>(slot + T_REAPER, reaper);
       break;
     }
-    if (state == RUNNING) atomic.store<i32>(slot + T_CODE, code);
-    if (atomic.cmpxchg<i32>(slot + T_STATE, state, REAPING) == state) {
+    // A thread that stopped without publishing an end (a crash) takes `code`, through the same
+    // ENDING step as thread_exit and thread_terminate, so a racing terminate() cannot mix codes.
+    const from = state == RUNNING ? ENDING_STATE : state;
+    if (state == RUNNING) {
+      if (atomic.cmpxchg<i32>(slot + T_STATE, RUNNING, ENDING_STATE) != RUNNING) continue;
+      atomic.store<i32>(slot + T_CODE, code);
+    }
+    if (atomic.cmpxchg<i32>(slot + T_STATE, from, REAPING) == from) {
       atomic.store<i32>(slot + T_REAPER, reaper);
       atomic.notify(slot + T_STATE, -1);
       break;

@@ -123,8 +123,11 @@ export function drainFreeQueue(slot: usize): void {
   finishRelease(slot, next);
 }
 
-/** Drops a reference to a slot; frees the slot when it was the last and its thread is gone. */
-export function slotDrop(target: usize): void {
+/**
+ * Drops a reference to a slot; frees the slot when it was the last and its thread is gone.
+ * Inline: dropTableRef forgets the table entry and calls this in one straight-line step.
+ */
+@inline export function slotDrop(target: usize): void {
   const left = atomic.sub<i32>(target + T_REFS, 1) - 1;
   if (left <= 0 && atomic.load<i32>(target + T_STATE) == DEAD) freeSlot(target);
 }

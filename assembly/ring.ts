@@ -414,7 +414,8 @@ export function q_poll(q: i32, id: i32, timeoutMs: f64): i32 {
  * were there (they are skipped, when the get lock is free to take).
  */
 function judgeHead(b: usize, id: i32, slot: usize): i32 {
-  if (slot != 0 && atomic.cmpxchg<i32>(b + GET_LOCK, 0, id) == 0) {
+  // Try once, taking over a dead reader's lock (its leftovers are what we skip).
+  if (slot != 0 && takeLock(b + GET_LOCK, id, 0)) {
     // Skip leftovers (chunks without FIRST) while we hold the get lock.
     while (tailPos(b) != <u32>atomic.load<i32>(b + HEAD) && (headMark(b) & FIRST) == 0) consume(b, 0, slot);
     lock_release(<i32>(b + GET_LOCK));

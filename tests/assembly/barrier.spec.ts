@@ -1,15 +1,19 @@
+// barrier.ts: Python's Barrier — indices, generations, the action and its pending state, the
+// broken state, resets, timeouts, asynchronous arrivals, and parties that died.
 import {
   BARRIER_SIZE, E_BROKEN, E_BUSY,
-  barrier_init, barrier_arrive, barrier_finish, barrier_status, barrier_timeout, barrier_gen, barrier_wait,
-  barrier_break_if_gen, barrier_reset, barrier_abort, barrier_parties, barrier_n_waiting, barrier_broken,
+  barrier_init, barrier_arrive, barrier_arrive_async, barrier_finish, barrier_status, barrier_timeout, barrier_gen,
+  barrier_wait, barrier_break_if_gen, barrier_reset, barrier_abort, barrier_parties, barrier_n_waiting, barrier_broken,
 } from "../../assembly/barrier";
-import { KIND_BARRIER as THREAD_BLOCKED_IN_BARRIER } from "../../assembly/thread";
+import { T_WAIT_KIND, T_WAIT_AT, T_WAIT_EXTRA, T_WAITS, T_LAST_BLOCK, slotAt, wait_unregister, waitKindOf, waitExtraOf } from "../../assembly/threads";
+import { blockAt, OK, E_STALE } from "../../assembly/arena";
+import { KIND_BARRIER, WAIT_BARRIER_ACTION } from "../../assembly/kinds";
 import { now } from "../../assembly/wait";
-import { KIND_BARRIER, alloc, newThread, since } from "./support";
+import { Figures, expectFigures, alloc, setup, spawn, kill, forget, since } from "./support";
 
-const BLOCKED_KIND: usize = 12; // thread record offsets
-const BLOCKED_AT: usize = 16;
-const BLOCKED_EXTRA: usize = 20;
+const BLOCKED_KIND: usize = T_WAIT_KIND;
+const BLOCKED_AT: usize = T_WAIT_AT;
+const BLOCKED_EXTRA: usize = T_WAIT_EXTRA;
 const GEN_OFFSET: usize = 12; // barrier offset of the generation word
 
 function newBarrier(parties: i32): i32 {
@@ -21,7 +25,7 @@ function pack(gen: i32, index: i32): i32 {
   return ((gen & 0x7fff) << 16) | index;
 }
 function blocked(id: i32, offset: usize): i32 {
-  return atomic.load<i32>((<usize>id << 4) + offset);
+  return atomic.load<i32>(slotAt(id) + offset);
 }
 
 let T0: i32 = 0;
@@ -29,9 +33,10 @@ let T1: i32 = 0;
 let T2: i32 = 0;
 function threads(): void {
   if (T0 == 0) {
-    T0 = newThread();
-    T1 = newThread();
-    T2 = newThread();
+    setup();
+    T0 = spawn();
+    T1 = spawn();
+    T2 = spawn();
   }
 }
 
@@ -45,8 +50,8 @@ describe("Barrier", () => {
     expect(barrier_n_waiting(p)).toBe(0);
     expect(barrier_broken(p)).toBe(0);
     expect(barrier_status(p, 0)).toBe(0);
-    expect(E_BROKEN).toBe(-3);
-    expect(E_BUSY).toBe(-5);
+    expect(E_BROKEN).toBe(-41);
+    expect(E_BUSY).toBe(-42);
   });
 
   test("parties = 1: every wait returns index 0 at once and advances the generation", () => {
@@ -89,12 +94,12 @@ describe("Barrier", () => {
 
   test("a non-last arrival records in its thread record that it waits in this barrier", () => {
     const p = newBarrier(2);
-    const T = newThread();
+    const T = spawn();
     barrier_arrive(p, 0, T);
-    expect(blocked(T, BLOCKED_KIND)).toBe(THREAD_BLOCKED_IN_BARRIER);
+    expect(blocked(T, BLOCKED_KIND)).toBe(KIND_BARRIER);
     expect(blocked(T, BLOCKED_AT)).toBe(p);
     expect(blocked(T, BLOCKED_EXTRA)).toBe(0); // its generation
-    const U = newThread();
+    const U = spawn();
     barrier_arrive(p, 0, U); // the last arrival does not block
     expect(blocked(U, BLOCKED_KIND)).toBe(0);
   });
@@ -122,7 +127,7 @@ describe("Barrier action (hasAction)", () => {
     expect(barrier_n_waiting(p)).toBe(0);
     expect(barrier_arrive(p, 0, T0)).toBe(E_BUSY); // a 4th arrival must wait for the action
     expect(barrier_arrive(p, 1, T0)).toBe(E_BUSY);
-    barrier_finish(p, 1);
+    barrier_finish(p, 1, T2);
     expect(barrier_gen(p)).toBe(1);
     expect(barrier_status(p, 0)).toBe(1);
     expect(barrier_broken(p)).toBe(0);
@@ -133,7 +138,7 @@ describe("Barrier action (hasAction)", () => {
     const p = newBarrier(2);
     barrier_arrive(p, 0, T0);
     barrier_arrive(p, 1, T1);
-    barrier_finish(p, 0);
+    barrier_finish(p, 0, T1);
     expect(barrier_broken(p)).toBe(1);
     expect(barrier_status(p, 0)).toBe(E_BROKEN);
     expect(barrier_arrive(p, 0, T0)).toBe(E_BROKEN);
@@ -146,14 +151,13 @@ describe("Barrier action (hasAction)", () => {
     const t0 = now();
     expect(barrier_wait(p, 0, 3, T2)).toBe(E_BROKEN);
     expect(since(t0)).toBeGreaterThanOrEqual(3.0);
-    barrier_finish(p, 1);
+    barrier_finish(p, 1, T2);
     expect(barrier_status(p, 0)).toBe(1);
   });
 
-  // REPORTED BUG: barrier_finish does not check that the generation it finishes is still
-  // pending. If the barrier is reset (or aborted) while the action runs, later arrivals of the
-  // next generation are released by the stale barrier_finish(ok) with too few parties.
-  it("barrier_finish after a reset during the action does not release the next generation", () => {
+  // barrier_finish checks that the generation it finishes is still pending: after a reset
+  // during the action, a late finish(ok) must not release the next generation short of parties.
+  test("barrier_finish after a reset during the action does not release the next generation", () => {
     const p = newBarrier(3);
     barrier_arrive(p, 0, T0);
     barrier_arrive(p, 0, T1);
@@ -161,9 +165,9 @@ describe("Barrier action (hasAction)", () => {
     barrier_reset(p); // breaks generation 0, clears broken
     const a = barrier_arrive(p, 0, T0); // generation 1, 1 of 3 parties
     expect(a).toBe(pack(1, 0));
-    barrier_finish(p, 1); // the action of generation 0 completes
-    expect(barrier_status(p, 1)).toBe(0); // actually 1: released with 1 of 3 parties
-    expect(barrier_n_waiting(p)).toBe(1); // actually 0
+    barrier_finish(p, 1, T2); // the action of generation 0 completes
+    expect(barrier_status(p, 1)).toBe(0);
+    expect(barrier_n_waiting(p)).toBe(1);
   });
 });
 
@@ -225,7 +229,7 @@ describe("Barrier broken state", () => {
 
   test("barrier_wait alone on a 2-party barrier with a 5 ms timeout: E_BROKEN after >= 5 ms, barrier broken", () => {
     const p = newBarrier(2);
-    const T = newThread();
+    const T = spawn();
     const t0 = now();
     expect(barrier_wait(p, 0, 5, T)).toBe(E_BROKEN);
     const elapsed = since(t0);
@@ -256,5 +260,91 @@ describe("Barrier broken state", () => {
     barrier_abort(p); // generation 1 broken
     expect(barrier_status(p, 0)).toBe(1);
     expect(barrier_status(p, 1)).toBe(E_BROKEN);
+  });
+});
+
+describe("Barrier generations", () => {
+  beforeAll(threads);
+
+  test("a reset after a break does not break again 32,768 generations later (the full generation is compared)", () => {
+    const p = newBarrier(2);
+    barrier_arrive(p, 0, T0);
+    barrier_abort(p); // generation 0 ends broken
+    barrier_reset(p);
+    expect(barrier_status(p, 0)).toBe(E_BROKEN);
+    while (barrier_gen(p) < 32768) {
+      barrier_arrive(p, 0, T0);
+      barrier_arrive(p, 0, T1);
+    }
+    expect(barrier_gen(p)).toBe(32768); // the same 15 bits as the broken generation 0
+    const a = barrier_arrive(p, 0, T0);
+    expect(a).toBe(pack(0, 0));
+    expect(barrier_status(p, 0)).toBe(0); // still filling
+    expect(barrier_arrive(p, 0, T1)).toBe(pack(0, 1));
+    expect(barrier_status(p, 0)).toBe(1); // released, not the old break
+    expect(barrier_broken(p)).toBe(0);
+  });
+});
+
+describe("asynchronous arrivals", () => {
+  beforeAll(threads);
+
+  test("a waiting arrival is registered in the slot with its generation; unregistering frees it", () => {
+    const p = newBarrier(2);
+    const before = new Figures();
+    expect(barrier_arrive_async(p, 0, T0)).toBe(pack(0, 0));
+    const reg = atomic.load<i32>(slotAt(T0) + T_LAST_BLOCK);
+    expect(reg).not.toBe(0);
+    expect(atomic.load<i32>(slotAt(T0) + T_WAITS)).toBe(reg);
+    expect(waitKindOf(<usize>reg)).toBe(KIND_BARRIER);
+    expect(waitExtraOf(<usize>reg)).toBe(0);
+    expect(barrier_arrive_async(p, 0, T1)).toBe(pack(0, 1)); // the last: released at once, nothing kept
+    expect(atomic.load<i32>(slotAt(T1) + T_LAST_BLOCK)).toBe(0);
+    expect(atomic.load<i32>(slotAt(T1) + T_WAITS)).toBe(0);
+    expect(barrier_status(p, 0)).toBe(1);
+    expect(wait_unregister(T0, reg)).toBe(1);
+    expect(blockAt(reg)).toBe(E_STALE);
+    expectFigures(before);
+  });
+
+  test("the last arrival with an action is registered as WAIT_BARRIER_ACTION; broken or busy arrivals keep nothing", () => {
+    const p = newBarrier(1);
+    const before = new Figures();
+    expect(barrier_arrive_async(p, 1, T0)).toBe(pack(0, 0));
+    const reg = atomic.load<i32>(slotAt(T0) + T_LAST_BLOCK);
+    expect(waitKindOf(<usize>reg)).toBe(WAIT_BARRIER_ACTION);
+    expect(barrier_arrive_async(p, 0, T1)).toBe(E_BUSY);
+    expect(atomic.load<i32>(slotAt(T1) + T_WAITS)).toBe(0);
+    barrier_finish(p, 1, T0);
+    expect(wait_unregister(T0, reg)).toBe(1);
+    barrier_abort(p);
+    expect(barrier_arrive_async(p, 0, T1)).toBe(E_BROKEN);
+    expect(atomic.load<i32>(slotAt(T1) + T_WAITS)).toBe(0);
+    expect(atomic.load<i32>(slotAt(T1) + T_LAST_BLOCK)).toBe(0);
+    expectFigures(before);
+  });
+});
+
+describe("parties that died", () => {
+  beforeAll(threads);
+
+  test("a reaped party breaks the barrier; a reaped party running the action breaks it too", () => {
+    const p = newBarrier(3);
+    const v = spawn();
+    barrier_arrive(p, 0, T0);
+    barrier_arrive(p, 0, v);
+    kill(v);
+    expect(barrier_broken(p)).toBe(1);
+    expect(barrier_status(p, 0)).toBe(E_BROKEN);
+    forget(v);
+    const q = newBarrier(2);
+    const w = spawn();
+    barrier_arrive(q, 0, T0);
+    expect(barrier_wait(q, 1, -1, w)).toBe(pack(0, 1)); // w is the last: it runs the action
+    expect(blocked(w, BLOCKED_KIND)).toBe(WAIT_BARRIER_ACTION);
+    expect(barrier_status(q, 0)).toBe(0); // pending
+    kill(w);
+    expect(barrier_status(q, 0)).toBe(E_BROKEN);
+    forget(w);
   });
 });

@@ -1,8 +1,11 @@
+// event.ts: set/clear/is_set, the transition count that lets a sleeper see a pulse, waits.
 import {
   EVENT_SIZE, event_set, event_clear, event_is_set, event_word, event_fired_since, event_wait, event_park, event_unpark,
 } from "../../assembly/event";
+import { T_WAIT_KIND, T_WAIT_AT, slotAt } from "../../assembly/threads";
+import { KIND_EVENT } from "../../assembly/kinds";
 import { now } from "../../assembly/wait";
-import { KIND_EVENT, alloc, since } from "./support";
+import { alloc, me, since } from "./support";
 
 const WAITERS: usize = 4; // offset of the sleeping-waiters count
 
@@ -14,6 +17,14 @@ function waiters(p: i32): i32 {
 }
 
 describe("Event", () => {
+  test("a timed wait notes it in the slot and clears the note", () => {
+    const p = newEvent();
+    expect(event_wait(p, 2, me())).toBe(0);
+    expect(atomic.load<i32>(slotAt(me()) + T_WAIT_KIND)).toBe(0);
+    expect(atomic.load<i32>(slotAt(me()) + T_WAIT_AT)).toBe(p);
+    expect(waiters(p)).toBe(0);
+  });
+
   test("a new event is clear with word 0", () => {
     const p = newEvent();
     expect(event_is_set(p)).toBe(0);
@@ -90,9 +101,9 @@ describe("Event", () => {
     const p = newEvent();
     event_set(p);
     const t0 = now();
-    expect(event_wait(p, 0)).toBe(1);
-    expect(event_wait(p, 5)).toBe(1);
-    expect(event_wait(p, -1)).toBe(1);
+    expect(event_wait(p, 0, me())).toBe(1);
+    expect(event_wait(p, 5, me())).toBe(1);
+    expect(event_wait(p, -1, me())).toBe(1);
     expect(since(t0)).toBeLessThan(100.0);
     expect(waiters(p)).toBe(0);
   });
@@ -100,14 +111,14 @@ describe("Event", () => {
   test("event_wait with timeout 0 when clear returns 0 at once", () => {
     const p = newEvent();
     const t0 = now();
-    expect(event_wait(p, 0)).toBe(0);
+    expect(event_wait(p, 0, me())).toBe(0);
     expect(since(t0)).toBeLessThan(100.0);
   });
 
   test("event_wait with a 5 ms timeout when clear returns 0 after at least 5 ms and unregisters", () => {
     const p = newEvent();
     const t0 = now();
-    expect(event_wait(p, 5)).toBe(0);
+    expect(event_wait(p, 5, me())).toBe(0);
     const elapsed = since(t0);
     expect(elapsed).toBeGreaterThanOrEqual(5.0);
     expect(elapsed).toBeLessThan(1000.0);
@@ -119,7 +130,7 @@ describe("Event", () => {
     const p = newEvent();
     event_set(p);
     event_clear(p);
-    expect(event_wait(p, 2)).toBe(0);
+    expect(event_wait(p, 2, me())).toBe(0);
   });
 
   test("event_set with registered waiters still sets; park/unpark count waiters", () => {

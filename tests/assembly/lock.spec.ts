@@ -1,12 +1,18 @@
+// lock.ts: Lock and RLock over one robust futex word. Owner-died detection goes through the
+// thread table: a holder that EXITED, is being reaped, is DEAD, or whose slot moved on is gone
+// (its lock is taken over, E_OWNER_DIED once); a TERMINATING holder may still run, so its lock
+// is not.
 import {
-  LOCK_SIZE, WAITERS, ID_MASK, ACQUIRED, TIMED_OUT, E_NOT_LOCKED, E_NOT_OWNER, E_OWNER_DIED,
-  lock_try, lock_acquire, lock_release, lock_owner, lock_park_word, lock_try_contended, lock_try_recover,
+  LOCK_SIZE, WAITERS, OWNER_DIED, ID_MASK, ACQUIRED, TIMED_OUT, E_NOT_LOCKED, E_NOT_OWNER, E_OWNER_DIED,
+  lock_try, lock_acquire, lock_acquire_noted, lock_release, lock_owner, lock_locked, lock_park_word, lock_try_contended,
+  lock_try_recover, markOwnerDied,
   rlock_acquire, rlock_try, rlock_try_contended, rlock_release, rlock_release_all, rlock_set_depth, rlock_depth,
 } from "../../assembly/lock";
-import { LOCK_OWNER_DIED, THREAD_SIZE, thread_exit, thread_init, thread_reap } from "../../assembly/thread";
-import { block_generation, block_release } from "../../assembly/arena";
+import { T_STATE, T_WAIT_KIND, T_WAIT_AT, REAPING, TERMINATING, slotAt, thread_exit, thread_terminate } from "../../assembly/threads";
+import { thread_reap } from "../../assembly/reaper";
+import { KIND_LOCK, KIND_RLOCK } from "../../assembly/kinds";
 import { now } from "../../assembly/wait";
-import { KIND_LOCK, KIND_RLOCK, KIND_THREAD, alloc, newThread, since } from "./support";
+import { alloc, setup, spawn, kill, forget, me, since } from "./support";
 
 function newLock(): i32 {
   return alloc(LOCK_SIZE, KIND_LOCK);
@@ -23,9 +29,14 @@ let A: i32 = 0;
 let B: i32 = 0;
 function threads(): void {
   if (A == 0) {
-    A = newThread();
-    B = newThread();
+    setup();
+    A = spawn();
+    B = spawn();
   }
+}
+/** A thread that holds nothing yet and may be stopped. */
+function newThread(): i32 {
+  return spawn();
 }
 
 describe("Lock", () => {
@@ -34,11 +45,11 @@ describe("Lock", () => {
   test("constants", () => {
     expect(ACQUIRED).toBe(1);
     expect(TIMED_OUT).toBe(0);
-    expect(E_NOT_LOCKED).toBe(-1);
-    expect(E_NOT_OWNER).toBe(-2);
-    expect(E_OWNER_DIED).toBe(-4);
+    expect(E_NOT_LOCKED).toBe(-21);
+    expect(E_NOT_OWNER).toBe(-22);
+    expect(E_OWNER_DIED).toBe(-23);
     expect(WAITERS & ID_MASK).toBe(0);
-    expect(LOCK_OWNER_DIED & (ID_MASK | WAITERS)).toBe(0);
+    expect(OWNER_DIED & (ID_MASK | WAITERS)).toBe(0);
     expect(LOCK_SIZE).toBeGreaterThanOrEqual(8);
   });
 
@@ -186,7 +197,7 @@ describe("Lock whose owner died", () => {
     expect(lock_release(p)).toBe(ACQUIRED);
   });
 
-  test("a reaped owner (LOCK_OWNER_DIED set) is recovered by acquire, try_recover and try_contended", () => {
+  test("a reaped owner: its lock is recovered by acquire, try_recover and try_contended (once each)", () => {
     const T = newThread();
     const p1 = newLock();
     const p2 = newLock();
@@ -194,26 +205,112 @@ describe("Lock whose owner died", () => {
     expect(lock_acquire(p1, T, -1)).toBe(ACQUIRED);
     expect(lock_acquire(p2, T, -1)).toBe(ACQUIRED);
     expect(lock_acquire(p3, T, -1)).toBe(ACQUIRED);
-    expect(thread_reap(T)).toBeGreaterThanOrEqual(3);
-    expect(word(p1)).toBe(LOCK_OWNER_DIED | T);
+    kill(T);
     expect(lock_owner(p1)).toBe(T);
     expect(lock_park_word(p1)).toBe(0); // nothing to wait for
-    expect(word(p1)).toBe(LOCK_OWNER_DIED | T); // and it did not mark WAITERS
+    expect(word(p1)).toBe(T); // and it did not mark WAITERS
     expect(lock_acquire(p1, A, 5)).toBe(E_OWNER_DIED);
     expect(lock_try_recover(p2, A)).toBe(E_OWNER_DIED);
     expect(lock_try_contended(p3, A)).toBe(E_OWNER_DIED);
     expect(word(p1)).toBe(0);
     expect(word(p2)).toBe(0);
     expect(word(p3)).toBe(0);
+    forget(T);
   });
 
-  test("an id that names no thread record counts as dead", () => {
+  test("a lock the reaper marked OWNER_DIED (someone was parked on it) is recovered the same way", () => {
+    const T = newThread();
+    const W = newThread();
     const p = newLock();
-    const notAThread = newLock() >>> 4; // a live block, but not a thread record
-    expect(lock_try(p, notAThread)).toBe(ACQUIRED);
+    expect(lock_try(p, T)).toBe(ACQUIRED);
+    expect(lock_park_word(p)).toBe(T | WAITERS);
+    atomic.store<i32>(slotAt(W) + T_WAIT_AT, p);
+    atomic.store<i32>(slotAt(W) + T_WAIT_KIND, KIND_LOCK);
+    expect(kill(T)).toBe(1);
+    expect(word(p)).toBe(T | WAITERS | OWNER_DIED);
+    expect(lock_owner(p)).toBe(T);
     expect(lock_park_word(p)).toBe(0);
-    expect(lock_acquire(p, A, 0)).toBe(E_OWNER_DIED);
+    expect(lock_acquire(p, W, 0)).toBe(E_OWNER_DIED);
     expect(word(p)).toBe(0);
+    kill(W);
+    forget(T);
+    forget(W);
+  });
+
+  test("markOwnerDied: only a lock whose holder is gone, and only once", () => {
+    const T = newThread();
+    const p = newLock();
+    expect(markOwnerDied(<usize>p)).toBe(0); // free
+    expect(lock_try(p, T)).toBe(ACQUIRED);
+    expect(markOwnerDied(<usize>p)).toBe(0); // alive
+    thread_terminate(T, -15);
+    expect(markOwnerDied(<usize>p)).toBe(0); // TERMINATING: may still run
+    thread_reap(T, -15, me());
+    expect(markOwnerDied(<usize>p)).toBe(1);
+    expect(word(p)).toBe(T | OWNER_DIED);
+    expect(markOwnerDied(<usize>p)).toBe(0);
+    expect(lock_acquire(p, A, 0)).toBe(E_OWNER_DIED);
+    forget(T);
+  });
+
+  test("a TERMINATING owner is not recovered: acquire times out, try_contended fails, park_word waits", () => {
+    const T = newThread();
+    const p = newLock();
+    expect(lock_try(p, T)).toBe(ACQUIRED);
+    expect(thread_terminate(T, -15)).toBe(1);
+    const t0 = now();
+    expect(lock_acquire(p, A, 3)).toBe(TIMED_OUT);
+    expect(since(t0)).toBeGreaterThanOrEqual(3.0);
+    expect(lock_try_recover(p, A)).toBe(TIMED_OUT);
+    expect(lock_try_contended(p, A)).toBe(TIMED_OUT);
+    expect(lock_park_word(p)).toBe(T | WAITERS);
+    expect(lock_owner(p)).toBe(T);
+    // once it is being reaped (it has stopped), it is gone
+    atomic.store<i32>(slotAt(T) + T_STATE, REAPING);
+    expect(lock_try_contended(p, A)).toBe(E_OWNER_DIED);
+    atomic.store<i32>(slotAt(T) + T_STATE, TERMINATING);
+    expect(word(p)).toBe(0); // recovered: free
+    thread_reap(T, -15, me());
+    forget(T);
+  });
+
+  test("lock_try_contended never reports E_OWNER_DIED for a free lock", () => {
+    const p = newLock();
+    for (let i = 0; i < 3; i++) {
+      expect(lock_try_contended(p, A)).toBe(ACQUIRED);
+      expect(lock_release(p)).toBe(ACQUIRED);
+    }
+    expect(lock_try_contended(p, B)).toBe(ACQUIRED);
+    expect(lock_try_contended(p, A)).toBe(TIMED_OUT); // held by a live thread
+    expect(lock_release(p)).toBe(ACQUIRED);
+  });
+
+  test("an id whose slot moved on, or that never named a thread, counts as dead", () => {
+    const p = newLock();
+    const T = newThread();
+    kill(T);
+    forget(T);
+    const U = newThread(); // probably T's slot, under a new id
+    expect(lock_try(p, T)).toBe(ACQUIRED);
+    expect(lock_park_word(p)).toBe(0);
+    expect(lock_acquire(p, U, 0)).toBe(E_OWNER_DIED);
+    expect(word(p)).toBe(0);
+    expect(lock_try(p, 1024 + 5)).toBe(ACQUIRED); // slot 0 is never a thread
+    expect(lock_acquire(p, U, 0)).toBe(E_OWNER_DIED);
+    kill(U);
+    forget(U);
+  });
+
+  test("lock_acquire_noted notes a blocking wait in the slot and clears it; an immediate one notes nothing", () => {
+    const p = newLock();
+    expect(lock_acquire_noted(p, A, 0, KIND_LOCK)).toBe(ACQUIRED);
+    expect(atomic.load<i32>(slotAt(A) + T_WAIT_KIND)).toBe(0);
+    expect(lock_acquire_noted(p, B, 2, KIND_LOCK)).toBe(TIMED_OUT);
+    expect(atomic.load<i32>(slotAt(B) + T_WAIT_KIND)).toBe(0);
+    expect(atomic.load<i32>(slotAt(B) + T_WAIT_AT)).toBe(p); // what it last slept in
+    expect(lock_locked(p)).toBe(1);
+    expect(lock_release(p)).toBe(ACQUIRED);
+    expect(lock_locked(p)).toBe(0);
   });
 });
 
@@ -343,19 +440,22 @@ describe("RLock", () => {
     expect(word(q)).toBe(0);
   });
 
-  // BUG (reported): thread ids are record addresses, so a new thread that gets a reaped
-  // thread's freed record has the same id. rlock_acquire's re-entry test compares only the
-  // id bits, so the new thread "re-enters" an RLock the dead thread held (word still
-  // LOCK_OWNER_DIED | id) without owning it, while any other thread can recover the lock.
-  it("a new thread reusing a dead thread's id does not inherit the dead thread's RLock", () => {
+  test("a new thread in a dead thread's slot does not inherit the dead thread's RLock", () => {
     const p = newRLock();
-    const rec = alloc(THREAD_SIZE, KIND_THREAD);
-    const T = thread_init(rec, 0);
+    const T = newThread();
+    const slot = slotAt(T);
     expect(rlock_acquire(p, T, -1)).toBe(ACQUIRED);
-    thread_reap(T); // word becomes LOCK_OWNER_DIED | T
-    expect(block_release(rec, block_generation(rec))).toBe(1);
-    const T2 = newThread(); // LIFO free list: the same record, so the same id
-    expect(T2).toBe(T);
-    expect(rlock_acquire(p, T2, 0)).toBe(E_OWNER_DIED); // actually ACQUIRED with depth 2
+    kill(T);
+    forget(T);
+    const T2 = newThread(); // the lowest free slot: T's, under the next generation
+    expect(slotAt(T2)).toBe(slot);
+    expect(T2).not.toBe(T);
+    expect(rlock_acquire(p, T2, 0)).toBe(E_OWNER_DIED);
+    expect(rlock_depth(p)).toBe(0);
+    expect(rlock_acquire(p, T2, 0)).toBe(ACQUIRED);
+    expect(rlock_depth(p)).toBe(1);
+    expect(rlock_release(p, T2)).toBe(ACQUIRED);
+    kill(T2);
+    forget(T2);
   });
 });

@@ -1,8 +1,10 @@
 import { FOREVER, SPIN_CHUNK, SPIN_MS, now, deadlineFrom, expired, futexWait, spinWhileEquals, wakeAll } from "../../assembly/wait";
 import { arena_ready } from "../../assembly/arena";
+import { KIND_VALUE } from "../../assembly/kinds";
 import { alloc, since } from "./support";
 
-const KIND_WORD: i32 = 9;
+// wait.ts: the clock, deadlines, the futex wait that never reports a timeout early, spinning.
+const KIND_WORD: i32 = KIND_VALUE;
 
 describe("now / deadlineFrom / expired", () => {
   test("this spec file runs in its own fresh memory (no arena left over from other files)", () => {
