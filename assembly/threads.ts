@@ -218,7 +218,11 @@ export function fence(id: i32): void {
   }
 }
 
-/** Thread `waiter` waits until thread `id` has ended (EXITED by itself, or stopped and reaped): 1, or 0 on timeout. */
+/**
+ * Thread `waiter` waits until thread `id` has ended (EXITED by itself, or stopped and reaped): 1, or 0 on timeout.
+ * A thread being reaped has not ended yet: its waits are not repaired nor its references dropped
+ * until DEAD (unless its reaper is gone, which leaves the reap to be redone: no use waiting).
+ */
 export function thread_join(id: i32, timeoutMs: f64, waiter: i32): i32 {
   const slot = slotOf(id);
   if (slot == 0) return 1;
@@ -228,7 +232,8 @@ export function thread_join(id: i32, timeoutMs: f64, waiter: i32): i32 {
   while (true) {
     if (atomic.load<i32>(slot + T_ID) != id) break;
     const state = atomic.load<i32>(slot + T_STATE);
-    if (state != RUNNING && state != TERMINATING && state != ENDING) break;
+    if (state == REAPING && !isAlive(atomic.load<i32>(slot + T_REAPER))) break;
+    if (state != RUNNING && state != TERMINATING && state != ENDING && state != REAPING) break;
     if (!futexWait(slot + T_STATE, state, deadline)) {
       result = 0;
       break;

@@ -415,7 +415,9 @@ export class Process {
     if (state.finalized) return;
     const ex = runtime().exports;
     const id = state.tid;
-    if (!alive(ex.thread_state(id))) return;
+    // Ended: exited by itself, or stopped and reaped (a thread being reaped is waited for below).
+    const current = ex.thread_state(id);
+    if (current === abi.EXITED || current === abi.DEAD) return;
     if (ms !== 0 && !mayBlock()) {
       throw new BlockingNotAllowedError("Process.join() would block this thread, which may not block; use await process.joinAsync() instead");
     }

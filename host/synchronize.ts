@@ -558,6 +558,10 @@ export class Condition extends Acquirable {
     let seq = enterSeq;
     const wake = waker(this._rt.int32(), c >> 2);
     this._pin(wake);
+    // The lock's block too: close() of the condition closes its own lock, which must not be
+    // freed (and reused) while this call may still re-acquire it or set its depth.
+    const lock = this._lock as any;
+    lock._pin();
     let left_ = false; // whether this waiter left the condition (cond_leave_async said so)
     try {
       while (true) {
@@ -586,6 +590,7 @@ export class Condition extends Acquirable {
       }
     } finally {
       if (!left_) ex.cond_leave_async(c, 1, this._id, enterSeq, reg);
+      lock._unpin();
       this._unpin(wake);
     }
   }
