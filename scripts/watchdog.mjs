@@ -249,7 +249,7 @@ async function mainLoop(inspector, capture) {
     for (const r of main.resources) counts.set(r, (counts.get(r) ?? 0) + 1);
     const list = [...counts].map(([r, n]) => (n > 1 ? `${r} ×${n}` : r)).join(", ");
     // It answered without having paused: it runs no JS and is not stuck in native code.
-    const idle = capture && !capture.frames ? "is idle (it answers between two turns) and " : "";
+    const idle = idleCapture(capture) ? "is idle (it answers between two turns) and " : "";
     lines.push(`main thread's event loop ${idle}is kept alive by: ${list || "nothing"}`);
   } else if (inspector) {
     lines.push("main thread's event loop: no answer (the main thread takes no interrupts: blocked in a native call)");
@@ -261,8 +261,19 @@ async function mainLoop(inspector, capture) {
 
 // ---------------------------------------------------------------- stacks through the inspector
 
+const isInternal = (capture, frame) => {
+  const url = capture.scripts.get(frame.location.scriptId) ?? frame.url ?? "";
+  return url === "" || url.startsWith("node:");
+};
+
+/** Paused only in Node's own code (a pipe's or a timer's callback between two turns): as good as idle. */
+const idleCapture = (capture) => capture && (!capture.frames || capture.frames.every((f) => isInternal(capture, f)));
+
 function describeThread(label, capture, why) {
   if (!capture) return [`${label}: no stack (${why ?? "no answer from its inspector"})`];
+  if (capture.frames && idleCapture(capture)) {
+    return [`${label}: not running JavaScript of its own (caught in Node's own code only, ${capture.frames.length} frames: idle in its event loop)`];
+  }
   if (!capture.frames) {
     return [`${label}: not running JavaScript ${PAUSE_WAIT_MS / 1000} s after Debugger.pause (idle in its event loop, or blocked in a native call)`];
   }
@@ -273,11 +284,11 @@ function describeThread(label, capture, why) {
     internal = 0;
   };
   for (const frame of capture.frames.slice(0, MAX_FRAMES)) {
-    const url = capture.scripts.get(frame.location.scriptId) ?? frame.url ?? "";
-    if (url === "" || url.startsWith("node:")) {
+    if (isInternal(capture, frame)) {
       internal++;
       continue;
     }
+    const url = capture.scripts.get(frame.location.scriptId) ?? frame.url ?? "";
     flush();
     const where = url.startsWith("wasm://")
       ? `${url}:0x${frame.location.columnNumber.toString(16)}`

@@ -123,8 +123,9 @@ test("a file whose main thread spins in JS is killed at its limit; its dump show
   const text = section(out, "hang-spin");
   assertDump(t, text, "hang-spin");
   assert.match(text, /main thread stack:\n {4}at spinForever \([^)]*runner-hang-spin\.mjs:\d+:\d+\)/);
-  // 100% alone; the bar is low because this machine may be busy with other work.
-  assert.ok(mainCpu(text) >= 25, `a spinning main thread should use a core:\n${text}`);
+  // 100% alone; the bar is low because this machine may be busy with other work (2 cores shared
+  // by this file's four runs and whatever else runs): a waiting thread shows 0%.
+  assert.ok(mainCpu(text) >= 5, `a spinning main thread should use a core:\n${text}`);
   assert.match(text, /forkless state \(shared memory/);
 });
 
@@ -134,7 +135,7 @@ test("a file that awaits forever with an idle main thread is killed at its limit
   assert.ok(ms < LIMIT_MS + SLACK_MS, `the run took ${ms} ms:\n${out}`);
   const text = section(out, "hang-idle");
   assertDump(t, text, "hang-idle");
-  assert.match(text, /main thread: not running JavaScript/);
+  assert.match(text, /main thread: not running JavaScript/); // nothing of its own: a Node callback may be caught
   assert.match(text, /main thread's event loop is idle .*kept alive by: .*Timeout/);
   assert.match(text, /forkless state: no forkless runtime was created on the main thread/);
 });
